@@ -1,0 +1,2 @@
+import NineP
+print("ninep-bench: not yet")

@@ -1,0 +1,26 @@
+# cluster-proc: the two commands a newcomer needs are `make demo` and `make test`.
+SWIFT ?= swift
+
+.PHONY: all build release demo test bench deps test-deps clean
+
+all: build
+
+deps:
+	scripts/install-deps
+
+test-deps:
+	scripts/install-deps --test
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## Every test: installs the test dependencies, builds, runs unit and end-to-end tests.
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build results

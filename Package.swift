@@ -1,0 +1,65 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "cluster-proc",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "NineP", targets: ["NineP"]),
+        .library(name: "ClusterProc", targets: ["ClusterProc"]),
+        .executable(name: "procsrv", targets: ["procsrv"]),
+        .executable(name: "cluster-launch", targets: ["cluster-launch"]),
+        .executable(name: "cps", targets: ["cps"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        // The Plan 9 file protocol alone: wire format, server engine, client, transports.
+        .target(
+            name: "NineP",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
+        .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // Everything cluster-specific: host lists, ProcFS, jobs, SSH launch, namespace, status.
+        .target(
+            name: "ClusterProc",
+            dependencies: [
+                "NineP", "CLibSSH", "CFuse3",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "procsrv",
+            dependencies: ["ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "cluster-launch",
+            dependencies: ["ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "cps",
+            dependencies: ["ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        // Benchmarks print figures; they never assert timing.
+        .executableTarget(
+            name: "ninep-bench",
+            dependencies: ["NineP", "ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/ninep-bench"
+        ),
+        .testTarget(name: "NinePTests", dependencies: ["NineP"]),
+        .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "NineP"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "NineP"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

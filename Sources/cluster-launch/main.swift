@@ -1,0 +1,2 @@
+import ClusterProc
+print("cluster-launch: not yet")

@@ -1,0 +1,2 @@
+import ClusterProc
+print("cps: not yet")

@@ -1,0 +1,2 @@
+import ClusterProc
+print("procsrv: not yet")

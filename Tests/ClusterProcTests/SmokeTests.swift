@@ -1,0 +1,6 @@
+import Testing
+@testable import ClusterProc
+
+@Test func libraryLoads() {
+    #expect(String(describing: ClusterProc.self) == "ClusterProc")
+}

@@ -1,0 +1,6 @@
+import Testing
+@testable import NineP
+
+@Test func libraryLoads() {
+    #expect(String(describing: NineP.self) == "NineP")
+}
