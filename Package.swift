@@ -57,6 +57,12 @@ let package = Package(
             dependencies: ["NineP", "ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/ninep-bench"
         ),
+        // Small processes and probes the tests start as real subprocesses; not a product.
+        .executableTarget(
+            name: "cluster-proc-testtool",
+            dependencies: ["ClusterProc", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tests/Tools/testtool"
+        ),
         .testTarget(name: "NinePTests", dependencies: ["NineP"]),
         .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "NineP"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "NineP"]),
