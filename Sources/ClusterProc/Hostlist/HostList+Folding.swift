@@ -75,19 +75,39 @@ private struct NumberedName {
     /// Nil for names with no digits, too many digits, or characters of the list syntax, which are
     /// left as they are.
     init?(_ host: String) {
-        let scalars = Array(host.unicodeScalars)
-        if scalars.contains(where: { $0 == "[" || $0 == "]" || $0 == "," || $0.properties.isWhitespace }) {
-            return nil
+        // Works on UTF-8 bytes: digits and the syntax characters are ASCII, and no byte of a
+        // multi-byte sequence is ASCII, so byte positions found here are character boundaries.
+        let utf8 = host.utf8
+        var hasNonASCII = false
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: ","), UInt8(ascii: " "), 0x09...0x0D: return nil
+            case 0x80...: hasNonASCII = true
+            default: continue
+            }
         }
-        guard let last = scalars.lastIndex(where: HostListParser.isDigit) else { return nil }
+        if hasNonASCII, host.unicodeScalars.contains(where: { $0.properties.isWhitespace }) { return nil }
+        guard let last = utf8.lastIndex(where: Self.isDigit) else { return nil }
         var first = last
-        while first > 0, HostListParser.isDigit(scalars[first - 1]) { first -= 1 }
-        let digits = scalars[first...last]
-        guard let value = HostListParser.number(digits) else { return nil }
-        prefix = HostListParser.string(scalars[..<first])
-        suffix = HostListParser.string(scalars[(last + 1)...])
+        var value: UInt64 = 0
+        var multiplier: UInt64 = 1
+        var digitCount = 0
+        while true {
+            digitCount += 1
+            guard digitCount <= 18 else { return nil }
+            value += UInt64(utf8[first] - UInt8(ascii: "0")) * multiplier
+            multiplier *= 10
+            guard first > utf8.startIndex else { break }
+            let previous = utf8.index(before: first)
+            guard Self.isDigit(utf8[previous]) else { break }
+            first = previous
+        }
+        prefix = String(host[..<first])
+        suffix = String(host[utf8.index(after: last)...])
         self.value = value
-        digitCount = digits.count
-        hasLeadingZero = digits.count > 1 && digits.first == "0"
+        self.digitCount = digitCount
+        hasLeadingZero = digitCount > 1 && utf8[first] == UInt8(ascii: "0")
     }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 }
