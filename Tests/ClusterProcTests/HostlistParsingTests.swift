@@ -142,6 +142,51 @@ import Testing
     }
 }
 
+extension HostlistParsingTests {
+    /// ClusterShell's NodeSet is a real peer: random valid expressions must expand to the same sets.
+    @Test func expansionAgreesWithClusterShell() throws {
+        let python = "/usr/bin/python3"
+        try #require(FileManager.default.fileExists(atPath: "/usr/lib/python3/dist-packages/ClusterShell/NodeSet.py")
+            && FileManager.default.isExecutableFile(atPath: python), "ClusterShell's Python module is not installed")
+        var generator = HostlistRandom(seed: 0x5EED_0005)
+        func number(_ value: Int, width: Int) -> String {
+            String(repeating: "0", count: max(0, width - String(value).count)) + String(value)
+        }
+        func group() -> String {
+            let width = [0, 0, 2, 3].randomElement(using: &generator)!
+            let elements = (0..<Int.random(in: 1...3, using: &generator)).map { _ -> String in
+                let low = Int.random(in: 0...120, using: &generator)
+                if Bool.random(using: &generator) { return number(low, width: width) }
+                return number(low, width: width) + "-" + number(low + Int.random(in: 0...15, using: &generator), width: width)
+            }
+            return "[" + elements.joined(separator: ",") + "]"
+        }
+        var expressions: [String] = []
+        for _ in 0..<300 {
+            let items = (0..<Int.random(in: 1...3, using: &generator)).map { _ -> String in
+                var item = ["node", "n", "gpu-", "rack"].randomElement(using: &generator)! + group()
+                if Bool.random(using: &generator) { item += ["-node", "c", "-"].randomElement(using: &generator)! + group() }
+                return item + ["", ".ib", "-bmc"].randomElement(using: &generator)!
+            }
+            expressions.append(items.joined(separator: ","))
+        }
+        let script = """
+            import sys
+            from ClusterShell.NodeSet import NodeSet
+            for line in sys.stdin:
+                print(",".join(NodeSet(line.strip())))
+            """
+        let output = try hostlistRunCommand(python, ["-c", script], input: Array((expressions.joined(separator: "\n") + "\n").utf8))
+        let theirs = output.split(separator: "\n", omittingEmptySubsequences: false).map { Set($0.split(separator: ",").map(String.init)) }
+        try #require(theirs.count >= expressions.count)
+        for (index, expression) in expressions.enumerated() {
+            let ours = try HostList(parsing: expression)
+            #expect(Set(ours) == theirs[index], "\(expression)")
+            #expect(Set(try HostList(parsing: ours.folded())) == theirs[index], "\(expression) folded to \(ours.folded())")
+        }
+    }
+}
+
 // MARK: - Support shared by the host list and output tests
 
 /// A small seeded generator, so random tests replay the same way every run.
