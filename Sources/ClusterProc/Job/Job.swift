@@ -202,6 +202,11 @@ public final class Job: Sendable {
         (stream == .stdout ? stdoutPipe : stderrPipe).read(maxBytes: maxBytes, deadline: deadline)
     }
 
+    /// How many bytes of `stream` wait unread now (at most the buffer size).
+    public func bufferedOutput(_ stream: Output) -> Int {
+        (stream == .stdout ? stdoutPipe : stderrPipe).buffered
+    }
+
     // MARK: - Input
 
     /// Writes all of `bytes` to the job's standard input, blocking while the pipe is full.

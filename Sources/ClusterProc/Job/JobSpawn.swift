@@ -60,6 +60,10 @@ enum JobSpawn {
         sigemptyset(&noSignals)
         var allSignals = sigset_t()
         sigfillset(&allSignals)
+        // glibc's sigfillset leaves out its internal signals 32 and 33, and posix_spawn then
+        // sets them to SIG_IGN in the child, which exec keeps: name them here so they are
+        // reset to the default like every other signal.
+        allSignals.__val.0 |= (1 << 31) | (1 << 32)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
         posix_spawnattr_setflags(
