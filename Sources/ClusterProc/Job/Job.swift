@@ -388,6 +388,12 @@ public final class Job: Sendable {
             JobSystemCalls.sleep(milliseconds: 2)
         }
         _ = wait(deadline: clock.now + .milliseconds(500))
+        // Members that died before their parent are zombies until that parent is reaped;
+        // then they re-parent here (or to init) and the scan reaps them.
+        let settle = clock.now + .milliseconds(500)
+        while !scanFamily().isEmpty && clock.now < settle {
+            JobSystemCalls.sleep(milliseconds: 2)
+        }
         logger.debug("family terminated", metadata: [
             "killRounds": "\(rounds)", "elapsed": "\(clock.now - start)",
         ])
