@@ -247,3 +247,18 @@ final class JobStreamReader {
 func jobTestPattern(_ index: Int) -> UInt8 {
     UInt8(truncatingIfNeeded: (index &* 131) ^ (index >> 11))
 }
+
+@Suite struct JobLifetimeTests {
+    @Test func droppedJobIsNotHeldBackByUnreadOutput() throws {
+        var job: Job? = try startJob([try jobTestToolPath(), "print-bytes", "\(4 << 20)"], outputBufferSize: 1 << 16)
+        let root = try #require(job?.root)
+        #expect(root.exists)
+        job = nil
+        // With nobody left to read, the output is drained and dropped, so the writer finishes.
+        let deadline = jobTestDeadline()
+        while root.exists && ContinuousClock.now < deadline {
+            JobSystemCalls.sleep(milliseconds: 10)
+        }
+        #expect(!root.exists)
+    }
+}

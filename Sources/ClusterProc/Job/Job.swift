@@ -126,6 +126,15 @@ public final class Job: Sendable {
         }
     }
 
+    deinit {
+        stdoutPipe.abandon()
+        stderrPipe.abandon()
+        input.withLock { state in
+            if state.fd >= 0 { close(state.fd) }
+            state.fd = -1
+        }
+    }
+
     /// Writing to a pipe whose reader is gone must fail with EPIPE, not kill procsrv.
     private static let ignoreBrokenPipes: Void = {
         _ = Glibc.signal(SIGPIPE, SIG_IGN)

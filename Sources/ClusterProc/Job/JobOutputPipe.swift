@@ -10,6 +10,8 @@ final class JobOutputPipe: Sendable {
         var bytes: [UInt8] = []
         var head = 0
         var closed = false
+        /// Nobody will read any more: drain the pipe and drop what arrives.
+        var abandoned = false
         var available: Int { bytes.count - head }
     }
 
@@ -27,12 +29,17 @@ final class JobOutputPipe: Sendable {
         var chunk = [UInt8](repeating: 0, count: min(capacity, 64 * 1024))
         while true {
             let room = state.wait(deadline: nil) { state in
-                state.available < capacity ? capacity - state.available : nil
+                state.available < capacity || state.abandoned ? max(capacity - state.available, 1) : nil
             }!
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, min(room, $0.count)) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
             state.withLock { state in
+                if state.abandoned {
+                    state.bytes = []
+                    state.head = 0
+                    return
+                }
                 if state.head > 0 && state.head >= state.bytes.count / 2 {
                     state.bytes.removeFirst(state.head)
                     state.head = 0
@@ -59,6 +66,16 @@ final class JobOutputPipe: Sendable {
             }
             return state.closed ? .eof : nil
         } ?? .timedOut
+    }
+
+    /// Lets the reader thread run to EOF without keeping anything, so a job nobody reads
+    /// is never held back and the thread and descriptor do not outlive it.
+    func abandon() {
+        state.withLock { state in
+            state.abandoned = true
+            state.bytes = []
+            state.head = 0
+        }
     }
 
     /// How many bytes wait in the buffer now.
