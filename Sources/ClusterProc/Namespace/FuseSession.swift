@@ -97,7 +97,6 @@ private struct MountedSession: Sendable {
     let userdata: Unmanaged<FuseSessionState>
     let loopDone: DispatchSemaphore
 
-    private struct UserdataPointer: @unchecked Sendable { let raw: UnsafeMutableRawPointer }
 
     static func mount(at mountpoint: String, name: String, state: FuseSessionState, logger: Logger) throws
         -> MountedSession
@@ -113,16 +112,8 @@ private struct MountedSession: Sendable {
             _ = close(fd)
             throw NamespaceError(.mountFailed, "cannot stat mount point \(mountpoint)", cause: error)
         }
-        let rootMode = String(UInt32(info.st_mode) & 0o170000, radix: 8)
-        let options = "fd=\(fd),rootmode=\(rootMode),user_id=\(getuid()),group_id=\(getgid()),allow_other"
-        let flags = UInt(MS_RDONLY) | UInt(MS_NOSUID) | UInt(MS_NODEV)
-        if Glibc.mount(name, mountpoint, "fuse.\(name)", flags, options) != 0 {
-            let error = Errno(rawValue: errno)
-            _ = close(fd)
-            throw NamespaceError(.mountFailed, "cannot mount FUSE at \(mountpoint)", cause: error)
-        }
-        logger.debug("mounted FUSE", metadata: ["mountpoint": "\(mountpoint)", "options": "\(options)"])
-
+        // The session exists before the mount: once /proc is covered, nothing may read it
+        // until the loop serves.
         var ops = FuseSessionState.makeOperations()
         let userdata = Unmanaged.passRetained(state)
         let session: OpaquePointer? = name.withCString { program in
@@ -135,10 +126,21 @@ private struct MountedSession: Sendable {
         }
         guard let session else {
             userdata.release()
-            _ = umount2(mountpoint, Int32(MNT_DETACH))
             _ = close(fd)
             throw NamespaceError(.fuseSessionFailed, "fuse_session_new failed")
         }
+        let rootMode = String(UInt32(info.st_mode) & 0o170000, radix: 8)
+        let options = "fd=\(fd),rootmode=\(rootMode),user_id=\(getuid()),group_id=\(getgid()),allow_other"
+        let flags = UInt(MS_RDONLY) | UInt(MS_NOSUID) | UInt(MS_NODEV)
+        if Glibc.mount(name, mountpoint, "fuse.\(name)", flags, options) != 0 {
+            let error = Errno(rawValue: errno)
+            fuse_session_destroy(session)
+            userdata.release()
+            _ = close(fd)
+            throw NamespaceError(.mountFailed, "cannot mount FUSE at \(mountpoint)", cause: error)
+        }
+        logger.debug("mounted FUSE", metadata: ["mountpoint": "\(mountpoint)", "options": "\(options)"])
+
         // libfuse takes an already mounted descriptor as "/dev/fd/N" and then never calls
         // fusermount3; fuse_session_destroy closes it.
         if fuse_session_mount(session, "/dev/fd/\(fd)") != 0 {
@@ -212,7 +214,7 @@ private struct MountedSession: Sendable {
 }
 
 /// Says in words why `/dev/fuse` cannot be opened.
-private func fuseDeviceProblem(_ error: Errno) -> String {
+func fuseDeviceProblem(_ error: Errno) -> String {
     var info = stat()
     guard stat("/dev/fuse", &info) == 0 else {
         return "/dev/fuse is missing: this kernel has no FUSE, or the device node was not created"
