@@ -21,11 +21,11 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         let tree = LocalDirectoryTree(directories: ["h": "\(root)/a"])
 
-        #expect(try tree.readdir([]) == [DirectoryEntry(name: "h", kind: .directory)])
+        #expect(try tree.readdir([]) == [TreeEntry(name: "h", kind: .directory)])
         let names = try tree.readdir(["h"]).sorted { $0.name < $1.name }
         #expect(names == [
-            DirectoryEntry(name: "f", kind: .regular), DirectoryEntry(name: "fifo", kind: .regular),
-            DirectoryEntry(name: "link", kind: .symlink), DirectoryEntry(name: "sub", kind: .directory),
+            TreeEntry(name: "f", kind: .regular), TreeEntry(name: "fifo", kind: .regular),
+            TreeEntry(name: "link", kind: .symlink), TreeEntry(name: "sub", kind: .directory),
         ])
         let file = try tree.getattr(["h", "f"])
         #expect(file.kind == .regular && file.size == 14 && file.mode & 0o170000 == 0o100000)
@@ -71,10 +71,10 @@ import Testing
         #expect(throws: FileError.notFound) { try overlay.attributes(of: ["no-such-entry"], caller: caller) }
 
         let entries = try overlay.entries(of: [], caller: caller)
-        #expect(entries.contains(DirectoryEntry(name: "\(pid)", kind: .symlink)))
-        #expect(entries.contains(DirectoryEntry(name: "self", kind: .symlink)))
-        #expect(entries.contains(DirectoryEntry(name: "nodeA", kind: .directory)))
-        #expect(try overlay.entries(of: ["nodeA"], caller: caller).contains(DirectoryEntry(name: "f", kind: .regular)))
+        #expect(entries.contains(TreeEntry(name: "\(pid)", kind: .symlink)))
+        #expect(entries.contains(TreeEntry(name: "self", kind: .symlink)))
+        #expect(entries.contains(TreeEntry(name: "nodeA", kind: .directory)))
+        #expect(try overlay.entries(of: ["nodeA"], caller: caller).contains(TreeEntry(name: "f", kind: .regular)))
     }
 
     @Test(arguments: ["1234", "self", "meminfo", "", "a/b", ".."])

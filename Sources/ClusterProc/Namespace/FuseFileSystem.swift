@@ -23,11 +23,11 @@ public struct FuseCaller: Sendable, Hashable {
 public protocol FuseFileSystem: Sendable {
     /// Returns the attributes of `path`; called for lookups and getattr alike.
     /// - Throws: ``FileError``.
-    func attributes(of path: [String], caller: FuseCaller) throws -> FileAttributes
+    func attributes(of path: [String], caller: FuseCaller) throws -> TreeAttributes
 
     /// Lists the directory at `path`, without "." and "..".
     /// - Throws: ``FileError``.
-    func entries(of path: [String], caller: FuseCaller) throws -> [DirectoryEntry]
+    func entries(of path: [String], caller: FuseCaller) throws -> [TreeEntry]
 
     /// Returns the target of the symbolic link at `path`; may differ per caller.
     /// - Throws: ``FileError``.

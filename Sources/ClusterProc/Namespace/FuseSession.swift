@@ -275,7 +275,7 @@ private struct InodeTable {
 /// A directory listing taken at opendir, so offsets stay stable across readdir calls.
 private struct DirectoryListing {
     var path: [String]
-    var entries: [DirectoryEntry]
+    var entries: [TreeEntry]
 }
 
 /// Everything a callback needs; reached through the session's userdata.
@@ -376,7 +376,7 @@ final class FuseSessionState: Sendable {
         return nil
     }
 
-    private func stat(_ attributes: FileAttributes, inode: UInt64) -> stat {
+    private func stat(_ attributes: TreeAttributes, inode: UInt64) -> stat {
         var info = Glibc.stat()
         info.st_ino = __ino_t(inode)
         info.st_mode = mode_t(attributes.mode)
@@ -439,7 +439,7 @@ final class FuseSessionState: Sendable {
             let entries = try fileSystem.entries(of: path, caller: caller(request))
             let listing = DirectoryListing(
                 path: path,
-                entries: [DirectoryEntry(name: ".", kind: .directory), DirectoryEntry(name: "..", kind: .directory)]
+                entries: [TreeEntry(name: ".", kind: .directory), TreeEntry(name: "..", kind: .directory)]
                     + entries)
             let handle = listings.withLock { listings in
                 let handle = listings.next

@@ -28,9 +28,9 @@ public struct LocalDirectoryTree: RemoteTree {
         return ([directory] + path.dropFirst()).joined(separator: "/")
     }
 
-    public func getattr(_ path: [String]) throws -> FileAttributes {
+    public func getattr(_ path: [String]) throws -> TreeAttributes {
         if path.isEmpty {
-            return FileAttributes(kind: .directory, permissions: 0o555, nlink: 2)
+            return TreeAttributes(kind: .directory, permissions: 0o555, nlink: 2)
         }
         var info = stat()
         if lstat(try localPath(path), &info) != 0 { throw FileError(errno: errno) }
@@ -44,20 +44,20 @@ public struct LocalDirectoryTree: RemoteTree {
             kind = .regular
             size = 0
         }
-        return FileAttributes(
+        return TreeAttributes(
             kind: kind, permissions: UInt32(info.st_mode), size: size, nlink: UInt32(clamping: info.st_nlink),
             uid: info.st_uid, gid: info.st_gid,
             mtime: FileTime(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec)))
     }
 
-    public func readdir(_ path: [String]) throws -> [DirectoryEntry] {
+    public func readdir(_ path: [String]) throws -> [TreeEntry] {
         if path.isEmpty {
-            return directories.keys.sorted().map { DirectoryEntry(name: $0, kind: .directory) }
+            return directories.keys.sorted().map { TreeEntry(name: $0, kind: .directory) }
         }
         let directory = try localPath(path)
         guard let stream = opendir(directory) else { throw FileError(errno: errno) }
         defer { closedir(stream) }
-        var entries: [DirectoryEntry] = []
+        var entries: [TreeEntry] = []
         while let entry = Glibc.readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
@@ -70,7 +70,7 @@ public struct LocalDirectoryTree: RemoteTree {
             case Int32(DT_UNKNOWN): kind = (try? getattr(path + [name]).kind) ?? .regular
             default: kind = .regular
             }
-            entries.append(DirectoryEntry(name: name, kind: kind))
+            entries.append(TreeEntry(name: name, kind: kind))
         }
         return entries
     }

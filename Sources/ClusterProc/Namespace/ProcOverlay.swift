@@ -52,24 +52,24 @@ public struct ProcOverlay: FuseFileSystem {
         }
     }
 
-    private static let root = FileAttributes(kind: .directory, permissions: 0o555, nlink: 2)
-    private static let selfLink = FileAttributes(kind: .symlink, permissions: 0o777)
+    private static let root = TreeAttributes(kind: .directory, permissions: 0o555, nlink: 2)
+    private static let selfLink = TreeAttributes(kind: .symlink, permissions: 0o777)
 
-    public func attributes(of path: [String], caller: FuseCaller) throws -> FileAttributes {
+    public func attributes(of path: [String], caller: FuseCaller) throws -> TreeAttributes {
         guard let first = path.first else { return Self.root }
         if hostSet.contains(first) { return try tree.lookup(path) }
         guard path.count == 1 else { throw FileError.notFound }
         if first == "self" || first == "thread-self" { return Self.selfLink }
         var info = stat()
         if lstat("\(realProc)/\(first)", &info) != 0 { throw FileError(errno: errno) }
-        return FileAttributes(
+        return TreeAttributes(
             kind: .symlink, permissions: 0o777, size: UInt64(realProc.utf8.count + 1 + first.utf8.count),
             uid: info.st_uid, gid: info.st_gid,
             mtime: FileTime(seconds: Int64(info.st_mtim.tv_sec), nanoseconds: Int64(info.st_mtim.tv_nsec)))
     }
 
-    public func entries(of path: [String], caller: FuseCaller) throws -> [DirectoryEntry] {
-        guard let first = path.first else { return try localEntries() + hosts.map { DirectoryEntry(name: $0, kind: .directory) } }
+    public func entries(of path: [String], caller: FuseCaller) throws -> [TreeEntry] {
+        guard let first = path.first else { return try localEntries() + hosts.map { TreeEntry(name: $0, kind: .directory) } }
         guard hostSet.contains(first) else { throw FileError.notDirectory }
         return try tree.readdir(path)
     }
@@ -105,16 +105,16 @@ public struct ProcOverlay: FuseFileSystem {
     // MARK: - The real /proc
 
     /// Every entry of the real /proc, each shown as a link.
-    private func localEntries() throws -> [DirectoryEntry] {
+    private func localEntries() throws -> [TreeEntry] {
         guard let stream = opendir(realProc) else { throw FileError(errno: errno) }
         defer { closedir(stream) }
-        var entries: [DirectoryEntry] = []
+        var entries: [TreeEntry] = []
         while let entry = Glibc.readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             if name == "." || name == ".." || hostSet.contains(name) { continue }
-            entries.append(DirectoryEntry(name: name, kind: .symlink))
+            entries.append(TreeEntry(name: name, kind: .symlink))
         }
         return entries
     }

@@ -41,7 +41,7 @@ public struct FileTime: Sendable, Hashable {
 }
 
 /// The attributes of one node: what `stat` shows of it.
-public struct FileAttributes: Sendable, Hashable {
+public struct TreeAttributes: Sendable, Hashable {
     /// Directory, regular file or symbolic link.
     public var kind: FileKind
     /// Permission bits (the low 12 bits of `st_mode`).
@@ -84,7 +84,7 @@ public struct FileAttributes: Sendable, Hashable {
 }
 
 /// One entry of a directory listing.
-public struct DirectoryEntry: Sendable, Hashable {
+public struct TreeEntry: Sendable, Hashable {
     /// The entry's name, never "." or "..", never containing "/".
     public var name: String
     /// What the entry is.
@@ -134,15 +134,15 @@ public struct FileError: Error, Sendable, Hashable, CustomStringConvertible {
 public protocol RemoteTree: Sendable {
     /// Resolves `path` afresh (a walk) and returns its attributes.
     /// - Throws: ``FileError`` (`ENOENT` when it does not exist).
-    func lookup(_ path: [String]) throws -> FileAttributes
+    func lookup(_ path: [String]) throws -> TreeAttributes
 
     /// Returns the attributes of `path`, which a lookup found before.
     /// - Throws: ``FileError``.
-    func getattr(_ path: [String]) throws -> FileAttributes
+    func getattr(_ path: [String]) throws -> TreeAttributes
 
     /// Lists the directory at `path`, without "." and "..".
     /// - Throws: ``FileError`` (`ENOTDIR` for a file).
-    func readdir(_ path: [String]) throws -> [DirectoryEntry]
+    func readdir(_ path: [String]) throws -> [TreeEntry]
 
     /// Returns the target of the symbolic link at `path`, unresolved.
     /// - Throws: ``FileError`` (`EINVAL` when it is not a link).
@@ -163,7 +163,7 @@ public protocol RemoteTree: Sendable {
 
 extension RemoteTree {
     /// By default a lookup is a getattr.
-    public func lookup(_ path: [String]) throws -> FileAttributes {
+    public func lookup(_ path: [String]) throws -> TreeAttributes {
         try getattr(path)
     }
 }
