@@ -1,0 +1,183 @@
+import NineP
+
+/// What a channel's reader, writer and the session thread share.
+struct SSHChannelState: Sendable {
+    /// Bytes buffered per direction before the session thread stops taking more from libssh
+    /// (which then stops opening the SSH window, so the remote side waits).
+    static let outputLimit = 1 << 20
+    /// Bytes a writer may queue for the remote stdin before `write` blocks.
+    static let inputLimit = 256 << 10
+
+    var stdout = SSHByteQueue()
+    var stdoutEOF = false
+    var stderr = SSHByteQueue()
+    var stderrEOF = false
+    var input = SSHByteQueue()
+    var inputEOF = false
+    var exitStatus: Int32?
+    /// The remote side closed the channel and everything it sent is delivered.
+    var finished = false
+    /// `close()` was called here.
+    var closed = false
+    var failure: SSHError?
+}
+
+/// One command running on a node: its stdout as a blocking `ByteStream`, writes to its
+/// stdin, stderr apart, and its exit status.
+///
+/// The channel belongs to an `SSHSession` (which it keeps alive); the session's own thread
+/// moves the bytes. `read`, `write` and `waitForExit` block the calling thread, so call them
+/// from threads of your own, never from the shared concurrency pool.
+public final class SSHChannel: ByteStream, Sendable {
+    /// The command as it was sent.
+    public let command: String
+    let session: SSHSession
+    let shared: SSHConditionBox<SSHChannelState>
+    /// The remote stderr, when `exec` was given no handler for it (else it reads nothing).
+    public let stderr: SSHChannelStderr
+
+    init(command: String, session: SSHSession, shared: SSHConditionBox<SSHChannelState>) {
+        self.command = command
+        self.session = session
+        self.shared = shared
+        self.stderr = SSHChannelStderr(session: session, shared: shared)
+    }
+
+    deinit { close() }
+
+    /// Reads stdout bytes, blocking until some arrive.
+    /// - Returns: the count read; 0 at end of stdout or after `close()`.
+    /// - Throws: `SSHError` when the connection failed before stdout ended.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0 else { return 0 }
+        var resume = false
+        let n = try shared.wait(until: nil) { state -> Int? in
+            if !state.stdout.isEmpty {
+                let wasFull = state.stdout.count >= SSHChannelState.outputLimit
+                let n = state.stdout.take(into: buffer)
+                resume = wasFull && state.stdout.count < SSHChannelState.outputLimit
+                return n
+            }
+            if state.stdoutEOF || state.closed || state.finished { return 0 }
+            if let failure = state.failure { throw failure }
+            return nil
+        }
+        if resume { session.core.wake() }
+        return n ?? 0
+    }
+
+    /// Queues `bytes` for the remote stdin, blocking while too much is already queued.
+    /// - Throws: `SSHError` (`.closed`) after `close()`, `sendEOF()` or the end of the channel.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            _ = try shared.wait(until: nil) { state -> Bool? in
+                if let failure = state.failure { throw failure }
+                if state.closed || state.finished || state.inputEOF {
+                    throw SSHError(.closed, host: session.options.host, "the channel's stdin is closed")
+                }
+                let room = SSHChannelState.inputLimit - state.input.count
+                guard room > 0 else { return nil }
+                let n = min(room, bytes.count - offset)
+                state.input.append(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
+                offset += n
+                return true
+            }
+            session.core.wake()
+        }
+    }
+
+    /// Ends the remote stdin once the queued bytes are sent (the command reads end of file).
+    public func sendEOF() {
+        shared.withLock { $0.inputEOF = true }
+        session.core.wake()
+    }
+
+    /// Closes the channel in both directions and wakes blocked readers and writers.
+    /// Safe to call more than once.
+    public func close() {
+        let first = shared.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        if first { session.core.wake() }
+    }
+
+    /// The exit status, if the command has ended and reported one.
+    public var exitStatus: Int32? { shared.withLock { $0.exitStatus } }
+
+    /// Waits until the command has ended and the channel is closed by the remote side.
+    /// - Parameter timeout: how long to wait.
+    /// - Returns: the command's exit status.
+    /// - Throws: `SSHError` `.timeout` when it has not ended in time; `.channel` when it
+    ///   ended without a status (killed by a signal); the connection's failure.
+    public func waitForExit(timeout: Duration) throws -> Int32 {
+        let host = session.options.host
+        let result = try shared.wait(until: .after(timeout)) { state -> Int32? in
+            if state.finished {
+                if let status = state.exitStatus { return status }
+                throw SSHError(.channel, host: host, "'\(command)' ended without an exit status")
+            }
+            if let failure = state.failure { throw failure }
+            if state.closed { throw SSHError(.closed, host: host, "the channel was closed") }
+            return nil
+        }
+        guard let result else {
+            throw SSHError(.timeout, host: host, "'\(command)' did not exit within \(timeout)")
+        }
+        return result
+    }
+
+    /// Reads stdout to its end, for short outputs.
+    /// - Throws: `SSHError` on failure.
+    public func readAll() throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+    }
+}
+
+/// The stderr of an `SSHChannel` as a read-only `ByteStream`.
+public final class SSHChannelStderr: ByteStream, Sendable {
+    let session: SSHSession
+    let shared: SSHConditionBox<SSHChannelState>
+
+    init(session: SSHSession, shared: SSHConditionBox<SSHChannelState>) {
+        self.session = session
+        self.shared = shared
+    }
+
+    /// Reads stderr bytes, blocking until some arrive; 0 at its end.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0 else { return 0 }
+        var resume = false
+        let n = try shared.wait(until: nil) { state -> Int? in
+            if !state.stderr.isEmpty {
+                let wasFull = state.stderr.count >= SSHChannelState.outputLimit
+                let n = state.stderr.take(into: buffer)
+                resume = wasFull && state.stderr.count < SSHChannelState.outputLimit
+                return n
+            }
+            if state.stderrEOF || state.closed || state.finished { return 0 }
+            if let failure = state.failure { throw failure }
+            return nil
+        }
+        if resume { session.core.wake() }
+        return n ?? 0
+    }
+
+    /// Always throws: stderr cannot be written.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        throw SSHError(.channel, host: session.options.host, "stderr is read-only")
+    }
+
+    /// Closes the whole channel.
+    public func close() {
+        shared.withLock { $0.closed = true }
+        session.core.wake()
+    }
+}

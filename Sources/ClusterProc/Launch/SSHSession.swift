@@ -1,0 +1,759 @@
+import CLibSSH
+import Logging
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One SSH connection to one node, through libssh, honouring the user's OpenSSH
+/// configuration, agent, keys and `known_hosts`.
+///
+/// libssh blocks in every call and a session must never be used from two threads, so each
+/// `SSHSession` owns a thread of its own on which every libssh call for it happens. Callers
+/// hand it work through a queue and a pipe that wakes its poll loop; the loop moves the
+/// bytes of every open `SSHChannel` between libssh and the channel's buffers, respecting
+/// the remote window so that nothing blocks forever. Closing the session (or dropping the
+/// last reference to it and its channels) ends the thread.
+public final class SSHSession: Sendable {
+    /// How this session was asked to connect.
+    public let options: SSHOptions
+    let core: SSHSessionCore
+
+    private init(options: SSHOptions, logger: Logger) throws {
+        self.options = options
+        self.core = try SSHSessionCore(host: options.host, logger: logger)
+    }
+
+    deinit { core.shutdown() }
+
+    /// Connects, checks the host key as OpenSSH would, and authenticates with public keys
+    /// (the agent, then the configured or default identity files).
+    ///
+    /// Key exchange prefers curve25519-sha256 unless the configuration names `KexAlgorithms`.
+    /// - Parameters:
+    ///   - options: where and how to connect.
+    ///   - logger: where to log, at debug level.
+    /// - Returns: the connected, authenticated session.
+    /// - Throws: `SSHError` with `.connectFailed`, `.timeout`, `.hostKey`, `.authDenied` or
+    ///   `.config`; the whole attempt is bounded by `options.connectTimeout`.
+    public static func connect(_ options: SSHOptions, logger: Logger = Logger(label: "cluster-proc.ssh"))
+        async throws -> SSHSession
+    {
+        let session = try SSHSession(options: options, logger: logger)
+        do {
+            try await session.core.perform { driver in try driver.connect(options) }
+        } catch {
+            session.close()
+            throw error
+        }
+        return session
+    }
+
+    /// Starts `command` on the node in a new channel.
+    /// - Parameters:
+    ///   - command: the command line, run by the remote user's shell.
+    ///   - stderr: called on the session's thread with each chunk of the remote stderr; when
+    ///     `nil`, stderr is kept for `SSHChannel.stderr` to read.
+    /// - Returns: the channel, its stdout ready to read.
+    /// - Throws: `SSHError` (`.channel`, `.timeout`, `.closed`).
+    public func exec(command: String, stderr: (@Sendable ([UInt8]) -> Void)? = nil) async throws -> SSHChannel {
+        let shared = SSHConditionBox(SSHChannelState())
+        try await core.perform { driver in try driver.exec(command, shared: shared, onStderr: stderr) }
+        return SSHChannel(command: command, session: self, shared: shared)
+    }
+
+    /// Starts `command` on the node in a new channel, blocking the calling thread (never call
+    /// this from the shared concurrency pool; use the `async` form there).
+    /// - Parameters:
+    ///   - command: the command line, run by the remote user's shell.
+    ///   - stderr: called with each chunk of the remote stderr, or `nil` to keep it for
+    ///     `SSHChannel.stderr`.
+    /// - Returns: the channel.
+    /// - Throws: `SSHError` (`.channel`, `.timeout`, `.closed`).
+    public func exec(command: String, stderr: (@Sendable ([UInt8]) -> Void)? = nil) throws -> SSHChannel {
+        let shared = SSHConditionBox(SSHChannelState())
+        try core.performBlocking(timeout: options.connectTimeout) { driver in
+            try driver.exec(command, shared: shared, onStderr: stderr)
+        }
+        return SSHChannel(command: command, session: self, shared: shared)
+    }
+
+    /// Copies a local file by SFTP into a new private directory (mode 0700) on the node.
+    /// - Parameters:
+    ///   - localPath: the file to copy; its permission bits are kept.
+    ///   - remoteDirectory: where to make the private directory.
+    /// - Returns: the remote path of the copy; pass it to `removeUpload` when done.
+    /// - Throws: `SSHError` (`.sftp`, `.system`).
+    public func upload(localPath: String, remoteDirectory: String = "/tmp") async throws -> String {
+        try await core.perform { driver in try driver.upload(localPath: localPath, remoteDirectory: remoteDirectory) }
+    }
+
+    /// Removes a file that `upload` made, and its private directory.
+    /// - Parameter remotePath: what `upload` returned.
+    /// - Throws: `SSHError` (`.sftp`).
+    public func removeUpload(remotePath: String) async throws {
+        try await core.perform { driver in try driver.removeUpload(remotePath: remotePath) }
+    }
+
+    /// Disconnects; open channels fail with `.closed`. Safe to call more than once.
+    public func close() {
+        core.shutdown()
+    }
+}
+
+// MARK: - The queue between callers and the session thread
+
+/// What callers share with the session thread: the job queue and the pipe that wakes it.
+final class SSHSessionCore: Sendable {
+    typealias Job = @Sendable (SSHSessionDriver) -> Void
+
+    struct State: Sendable {
+        var jobs: [Job] = []
+        var shuttingDown = false
+        /// Whether `wakeFD` is still open; only the session thread closes it, under the lock.
+        var wakeOpen = true
+    }
+
+    let host: String
+    let state = SSHConditionBox(State())
+    /// The read end of the wake-up pipe, polled by the session thread.
+    let wakeFD: Int32
+    /// The write end: one byte wakes the session thread. Both ends are closed by that thread.
+    let wakeWriteFD: Int32
+
+    init(host: String, logger: Logger) throws {
+        self.host = host
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else {
+            throw SSHError(.system, host: host, "pipe: \(Errno(rawValue: errno))")
+        }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        wakeFD = fds[0]
+        wakeWriteFD = fds[1]
+        let driver = SSHSessionDriver(core: self, logger: logger)
+        let context = Unmanaged.passRetained(driver).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { context in
+            let driver = Unmanaged<SSHSessionDriver>.fromOpaque(context!).takeRetainedValue()
+            driver.run()
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<SSHSessionDriver>.fromOpaque(context).release()
+            Glibc.close(fds[0])
+            Glibc.close(fds[1])
+            throw SSHError(.system, host: host, "pthread_create: \(Errno(rawValue: rc))")
+        }
+        pthread_detach(thread)
+    }
+
+    /// Wakes the session thread to look at its queue and channels again.
+    func wake() {
+        var one: UInt8 = 1
+        state.withLock { state in
+            // Under the lock, so a wake never hits a descriptor closed and reused meanwhile.
+            if state.wakeOpen { _ = Glibc.write(wakeWriteFD, &one, 1) }
+        }
+    }
+
+    /// Queues `job` for the session thread. Returns false when the session has ended.
+    func submit(_ job: @escaping Job) -> Bool {
+        var one: UInt8 = 1
+        return state.withLock { state in
+            guard !state.shuttingDown else { return false }
+            state.jobs.append(job)
+            _ = Glibc.write(wakeWriteFD, &one, 1)
+            return true
+        }
+    }
+
+    func shutdown() {
+        var one: UInt8 = 1
+        state.withLock { state in
+            guard !state.shuttingDown else { return }
+            state.shuttingDown = true
+            _ = Glibc.write(wakeWriteFD, &one, 1)
+        }
+    }
+
+    /// Runs `body` on the session thread, suspending the calling task (not its thread).
+    func perform<T: Sendable>(_ body: @escaping @Sendable (SSHSessionDriver) throws -> T) async throws -> T {
+        let host = self.host
+        return try await withCheckedThrowingContinuation { continuation in
+            let queued = submit { driver in
+                continuation.resume(with: Result { try body(driver) })
+            }
+            if !queued {
+                continuation.resume(throwing: SSHError(.closed, host: host, "the session is closed"))
+            }
+        }
+    }
+
+    /// Runs `body` on the session thread, blocking the calling thread up to `timeout`.
+    func performBlocking<T: Sendable>(
+        timeout: Duration, _ body: @escaping @Sendable (SSHSessionDriver) throws -> T
+    ) throws -> T {
+        let result = SSHConditionBox<Result<T, any Error>?>(nil)
+        let queued = submit { driver in
+            let value = Result { try body(driver) }
+            result.withLock { $0 = value }
+        }
+        guard queued else { throw SSHError(.closed, host: host, "the session is closed") }
+        // The job itself honours the deadline; the margin only covers a busy session thread.
+        guard let value = result.wait(until: .after(timeout + .seconds(1)), { $0 }) else {
+            throw SSHError(.timeout, host: host, "the session did not answer within \(timeout)")
+        }
+        return try value.get()
+    }
+}
+
+// MARK: - The session thread
+
+/// Owns the `ssh_session` and everything libssh; lives on, and is used only from, the
+/// session's own thread.
+final class SSHSessionDriver {
+    /// One open channel as the session thread sees it.
+    final class Entry {
+        let channel: ssh_channel
+        let shared: SSHConditionBox<SSHChannelState>
+        let onStderr: (@Sendable ([UInt8]) -> Void)?
+        var eofSent = false
+        var stdoutEOF = false
+        var stderrEOF = false
+
+        init(channel: ssh_channel, shared: SSHConditionBox<SSHChannelState>, onStderr: (@Sendable ([UInt8]) -> Void)?) {
+            self.channel = channel
+            self.shared = shared
+            self.onStderr = onStderr
+        }
+    }
+
+    /// Key exchange methods in our order of preference; OpenSSH's default post-quantum
+    /// method costs far more client CPU per connection, which matters for wide fan-out.
+    static let preferredKex = [
+        "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256",
+        "ecdh-sha2-nistp384", "ecdh-sha2-nistp521", "diffie-hellman-group18-sha512",
+        "diffie-hellman-group16-sha512", "diffie-hellman-group-exchange-sha256",
+        "diffie-hellman-group14-sha256",
+    ].joined(separator: ",")
+
+    /// Largest write handed to libssh at once (also bounds what a stalled peer holds up).
+    static let writeChunk = 32 << 10
+    static let readChunk = 64 << 10
+
+    let core: SSHSessionCore
+    let logger: Logger
+    var host: String { core.host }
+    var session: ssh_session?
+    var event: ssh_event?
+    var entries: [Entry] = []
+    var timeout: Duration = .seconds(10)
+    var readBuffer = [UInt8](repeating: 0, count: SSHSessionDriver.readChunk)
+
+    init(core: SSHSessionCore, logger: Logger) {
+        self.core = core
+        self.logger = logger
+    }
+
+    // MARK: Loop
+
+    func run() {
+        while true {
+            let (jobs, shuttingDown) = core.state.withLock { state in
+                defer { state.jobs = [] }
+                return (state.jobs, state.shuttingDown)
+            }
+            for job in jobs { job(self) }
+            if shuttingDown {
+                teardown()
+                return
+            }
+            let progress = pump()
+            waitForActivity(timeoutMilliseconds: progress ? 0 : 1000)
+        }
+    }
+
+    private func waitForActivity(timeoutMilliseconds: Int32) {
+        if let event {
+            let rc = ssh_event_dopoll(event, timeoutMilliseconds)
+            if rc == SSH_ERROR, let session, ssh_is_connected(session) == 0 {
+                failAll(SSHError(.closed, host: host, "connection lost", libsshMessage: libsshError()))
+            }
+        } else {
+            var fds = [pollfd(fd: core.wakeFD, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 1, timeoutMilliseconds)
+            drainWake(core.wakeFD)
+        }
+    }
+
+    private func teardown() {
+        failAll(SSHError(.closed, host: host, "the session is closed"))
+        if let event {
+            if let session { ssh_event_remove_session(event, session) }
+            ssh_event_remove_fd(event, core.wakeFD)
+            ssh_event_free(event)
+            self.event = nil
+        }
+        if let session {
+            ssh_disconnect(session)
+            ssh_free(session)
+            self.session = nil
+        }
+        // Jobs that raced with shutdown still run, so that their callers hear back.
+        let late = core.state.withLock { state in
+            defer { state.jobs = [] }
+            return state.jobs
+        }
+        for job in late { job(self) }
+        core.state.withLock { state in
+            state.wakeOpen = false
+            Glibc.close(core.wakeFD)
+            Glibc.close(core.wakeWriteFD)
+        }
+    }
+
+    /// Frees every channel and tells its readers and writers why.
+    private func failAll(_ error: SSHError) {
+        for entry in entries {
+            entry.shared.withLock { state in
+                if !state.finished && state.failure == nil { state.failure = error }
+            }
+            ssh_channel_free(entry.channel)
+        }
+        entries.removeAll()
+    }
+
+    /// Moves bytes for every channel; returns whether anything moved.
+    private func pump() -> Bool {
+        var progress = false
+        var index = 0
+        while index < entries.count {
+            let entry = entries[index]
+            let (closed, pending, inputEOF, stdoutRoom, stderrRoom) = entry.shared.withLock { state in
+                (state.closed, state.input.front(limit: Self.writeChunk), state.inputEOF,
+                 SSHChannelState.outputLimit - state.stdout.count,
+                 SSHChannelState.outputLimit - state.stderr.count)
+            }
+            if closed {
+                ssh_channel_close(entry.channel)
+                ssh_channel_free(entry.channel)
+                entries.remove(at: index)
+                progress = true
+                continue
+            }
+            if pumpInput(entry, pending: pending, inputEOF: inputEOF) { progress = true }
+            if !entry.stdoutEOF, pumpOutput(entry, stderr: false, room: stdoutRoom) { progress = true }
+            if !entry.stderrEOF, pumpOutput(entry, stderr: true, room: entry.onStderr == nil ? stderrRoom : Int.max) {
+                progress = true
+            }
+            if entry.stdoutEOF && entry.stderrEOF && ssh_channel_is_closed(entry.channel) != 0 {
+                // Both streams drained and the remote side closed: the exit status (sent before
+                // the close) is in, so this call does not wait.
+                let status = ssh_channel_get_exit_status(entry.channel)
+                entry.shared.withLock { state in
+                    state.exitStatus = status >= 0 ? Int32(status) : nil
+                    state.finished = true
+                }
+                ssh_channel_free(entry.channel)
+                entries.remove(at: index)
+                progress = true
+                continue
+            }
+            index += 1
+        }
+        return progress
+    }
+
+    private func pumpInput(_ entry: Entry, pending: [UInt8], inputEOF: Bool) -> Bool {
+        guard !entry.eofSent else { return false }
+        var progress = false
+        if !pending.isEmpty {
+            let window = Int(ssh_channel_window_size(entry.channel))
+            let n = min(window, pending.count)
+            if n > 0 {
+                let written = pending.withUnsafeBytes { ssh_channel_write(entry.channel, $0.baseAddress, UInt32(n)) }
+                if written < 0 {
+                    fail(entry, SSHError(.channel, host: host, "writing to the command's stdin failed",
+                                         libsshMessage: libsshError()))
+                    return true
+                }
+                entry.shared.withLock { $0.input.drop(Int(written)) }
+                progress = written > 0
+            }
+        }
+        if inputEOF && entry.shared.withLock({ $0.input.isEmpty }) {
+            ssh_channel_send_eof(entry.channel)
+            entry.eofSent = true
+            progress = true
+        }
+        return progress
+    }
+
+    private func pumpOutput(_ entry: Entry, stderr: Bool, room: Int) -> Bool {
+        var progress = false
+        var room = room
+        while room > 0 {
+            let want = UInt32(min(room, readBuffer.count))
+            let n = readBuffer.withUnsafeMutableBytes {
+                ssh_channel_read_nonblocking(entry.channel, $0.baseAddress, want, stderr ? 1 : 0)
+            }
+            if n > 0 {
+                progress = true
+                room -= Int(n)
+                let bytes = Array(readBuffer[0..<Int(n)])
+                if stderr, let onStderr = entry.onStderr {
+                    onStderr(bytes)
+                } else {
+                    entry.shared.withLock { state in
+                        if stderr { state.stderr.append(bytes) } else { state.stdout.append(bytes) }
+                    }
+                }
+                continue
+            }
+            if n == SSH_EOF {
+                if stderr { entry.stderrEOF = true } else { entry.stdoutEOF = true }
+                entry.shared.withLock { state in
+                    if stderr { state.stderrEOF = true } else { state.stdoutEOF = true }
+                }
+                progress = true
+            } else if n < 0 {
+                fail(entry, SSHError(.channel, host: host, "reading from the channel failed",
+                                     libsshMessage: libsshError()))
+                progress = true
+            }
+            break
+        }
+        return progress
+    }
+
+    /// Marks one channel failed; the next pump frees it once its user closes it.
+    private func fail(_ entry: Entry, _ error: SSHError) {
+        entry.shared.withLock { state in
+            if state.failure == nil { state.failure = error }
+        }
+        entry.stdoutEOF = true
+        entry.stderrEOF = true
+        entry.eofSent = true
+    }
+
+    // MARK: Connect
+
+    func connect(_ options: SSHOptions) throws {
+        let deadline = SSHDeadline.after(options.connectTimeout)
+        timeout = options.connectTimeout
+        guard let session = ssh_new() else {
+            throw SSHError(.connectFailed, host: host, "cannot create an SSH session")
+        }
+        self.session = session
+        var verbosity: Int32 = 0
+        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity)
+        guard ssh_options_set(session, SSH_OPTIONS_HOST, options.host) == SSH_OK else {
+            throw SSHError(.config, host: host, "bad host name", libsshMessage: libsshError())
+        }
+        // Before the configuration, so that a KexAlgorithms line there still wins.
+        if ssh_options_set(session, SSH_OPTIONS_KEY_EXCHANGE, Self.preferredKex) != SSH_OK {
+            logger.debug("libssh refused our key exchange preference", metadata: ["host": "\(host)"])
+        }
+        let parsed = options.configFile.map { ssh_options_parse_config(session, $0) }
+            ?? ssh_options_parse_config(session, nil)
+        guard parsed == SSH_OK else {
+            throw SSHError(.config, host: host, "cannot read the SSH configuration \(options.configFile ?? "~/.ssh/config")",
+                           libsshMessage: libsshError())
+        }
+        // The configuration's LogLevel would have libssh print to our stderr.
+        ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity)
+        try set(SSH_OPTIONS_USER, options.user, "user")
+        if let port = options.port {
+            var value = UInt32(clamping: port)
+            ssh_options_set(session, SSH_OPTIONS_PORT, &value)
+        }
+        for identity in options.identityFiles {
+            try set(SSH_OPTIONS_ADD_IDENTITY, identity, "identity file")
+        }
+        try set(SSH_OPTIONS_KNOWNHOSTS, options.knownHostsFile, "known_hosts file")
+        try set(SSH_OPTIONS_COMPRESSION, "no", "compression")
+
+        setTimeout(deadline)
+        guard ssh_connect(session) == SSH_OK else {
+            let message = libsshError()
+            if deadline.hasPassed || message.lowercased().contains("timeout") {
+                throw SSHError(.timeout, host: host,
+                               "connection timed out after \(options.connectTimeout)", libsshMessage: message)
+            }
+            throw SSHError(.connectFailed, host: host, "cannot connect", libsshMessage: message)
+        }
+        try verifyHostKey(options)
+        setTimeout(deadline)
+        let auth = ssh_userauth_publickey_auto(session, nil, nil)
+        switch auth {
+        case SSH_AUTH_SUCCESS.rawValue:
+            break
+        case SSH_AUTH_DENIED.rawValue, SSH_AUTH_PARTIAL.rawValue:
+            let user = currentUser() ?? "?"
+            throw SSHError(.authDenied, host: host, "\(user)@\(options.host): Permission denied (publickey).",
+                           libsshMessage: libsshError())
+        default:
+            if deadline.hasPassed {
+                throw SSHError(.timeout, host: host, "authentication timed out after \(options.connectTimeout)",
+                               libsshMessage: libsshError())
+            }
+            throw SSHError(.authDenied, host: host, "authentication failed", libsshMessage: libsshError())
+        }
+        // Later requests (channels, commands) each get the whole timeout again.
+        setTimeout(.after(options.connectTimeout))
+
+        guard let event = ssh_event_new() else {
+            throw SSHError(.system, host: host, "cannot create the session's event loop")
+        }
+        self.event = event
+        ssh_event_add_session(event, session)
+        ssh_event_add_fd(event, core.wakeFD, Int16(POLLIN), { fd, _, _ in
+            drainWake(fd)
+            return 0
+        }, nil)
+        logger.debug("connected", metadata: ["host": "\(host)", "user": "\(currentUser() ?? "?")"])
+    }
+
+    private func set(_ option: ssh_options_e, _ value: String?, _ what: String) throws {
+        guard let value, let session else { return }
+        guard ssh_options_set(session, option, value) == SSH_OK else {
+            throw SSHError(.config, host: host, "bad \(what) '\(value)'", libsshMessage: libsshError())
+        }
+    }
+
+    /// Makes each blocking libssh call give up at `deadline` (at least 1 ms: 0 means default).
+    private func setTimeout(_ deadline: SSHDeadline) {
+        guard let session else { return }
+        let remaining = max(1_000, deadline.remainingNanoseconds / 1_000)
+        var seconds = Int(remaining / 1_000_000)
+        var microseconds = Int(remaining % 1_000_000)
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &seconds)
+        ssh_options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &microseconds)
+    }
+
+    private func currentUser() -> String? {
+        guard let session else { return nil }
+        var value: UnsafeMutablePointer<CChar>?
+        guard ssh_options_get(session, SSH_OPTIONS_USER, &value) == SSH_OK, let value else { return nil }
+        defer { ssh_string_free_char(value) }
+        return String(cString: value)
+    }
+
+    func libsshError() -> String {
+        guard let session, let message = ssh_get_error(UnsafeMutableRawPointer(session)) else { return "" }
+        return String(cString: message)
+    }
+
+    // MARK: Host key
+
+    /// Checks the server's key against known_hosts as OpenSSH does, in OpenSSH's words.
+    private func verifyHostKey(_ options: SSHOptions) throws {
+        guard let session else { return }
+        var key: ssh_key?
+        guard ssh_get_server_publickey(session, &key) == SSH_OK, let key else {
+            throw SSHError(.hostKey, host: host, "cannot get the server's host key", libsshMessage: libsshError())
+        }
+        defer { ssh_key_free(key) }
+        let type = Self.openSSHKeyTypeName(ssh_key_type(key))
+        var fingerprint = "?"
+        var hash: UnsafeMutablePointer<UInt8>?
+        var hashLength = 0
+        if ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &hashLength) == SSH_OK, let hash {
+            if let text = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hashLength) {
+                fingerprint = String(cString: text)
+                ssh_string_free_char(text)
+            }
+            var owned: UnsafeMutablePointer<UInt8>? = hash
+            ssh_clean_pubkey_hash(&owned)
+        }
+        let name = options.host
+        let state = ssh_session_is_known_server(session)
+        switch state {
+        case SSH_KNOWN_HOSTS_OK:
+            return
+        case SSH_KNOWN_HOSTS_CHANGED, SSH_KNOWN_HOSTS_OTHER:
+            let changed = """
+                @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+                @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @
+                @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@
+                IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!
+                Someone could be eavesdropping on you right now (man-in-the-middle attack)!
+                It is also possible that a host key has just been changed.
+                The fingerprint for the \(type) key sent by the remote host is
+                \(fingerprint).
+                """
+            if options.strictHostKeyChecking == .no {
+                logger.warning("\(changed)\nContinuing because StrictHostKeyChecking is no.",
+                               metadata: ["host": "\(name)"])
+                return
+            }
+            let what = state == SSH_KNOWN_HOSTS_OTHER
+                ? "A host key of another type is known for \(name)" : "Host key for \(name) has changed"
+            throw SSHError(.hostKey, host: name,
+                           "\(changed)\n\(what) and you have requested strict checking.\nHost key verification failed.")
+        case SSH_KNOWN_HOSTS_UNKNOWN, SSH_KNOWN_HOSTS_NOT_FOUND:
+            guard options.strictHostKeyChecking != .yes else {
+                throw SSHError(.hostKey, host: name,
+                               "No \(type) host key is known for \(name) and you have requested strict checking.\nHost key verification failed.")
+            }
+            guard ssh_session_update_known_hosts(session) == SSH_OK else {
+                throw SSHError(.hostKey, host: name, "cannot add the host key to known_hosts",
+                               libsshMessage: libsshError())
+            }
+            logger.info("Warning: Permanently added '\(name)' (\(type)) to the list of known hosts.")
+        default:
+            throw SSHError(.hostKey, host: name, "cannot check the host key against known_hosts",
+                           libsshMessage: libsshError())
+        }
+    }
+
+    static func openSSHKeyTypeName(_ type: ssh_keytypes_e) -> String {
+        switch type {
+        case SSH_KEYTYPE_ED25519, SSH_KEYTYPE_ED25519_CERT01: "ED25519"
+        case SSH_KEYTYPE_RSA, SSH_KEYTYPE_RSA_CERT01: "RSA"
+        case SSH_KEYTYPE_ECDSA, SSH_KEYTYPE_ECDSA_P256, SSH_KEYTYPE_ECDSA_P384, SSH_KEYTYPE_ECDSA_P521,
+             SSH_KEYTYPE_ECDSA_P256_CERT01, SSH_KEYTYPE_ECDSA_P384_CERT01, SSH_KEYTYPE_ECDSA_P521_CERT01: "ECDSA"
+        case SSH_KEYTYPE_SK_ED25519, SSH_KEYTYPE_SK_ED25519_CERT01: "ED25519-SK"
+        case SSH_KEYTYPE_SK_ECDSA, SSH_KEYTYPE_SK_ECDSA_CERT01: "ECDSA-SK"
+        case SSH_KEYTYPE_DSS, SSH_KEYTYPE_DSS_CERT01: "DSA"
+        default: ssh_key_type_to_char(type).map { String(cString: $0).uppercased() } ?? "UNKNOWN"
+        }
+    }
+
+    // MARK: Channels
+
+    func exec(_ command: String, shared: SSHConditionBox<SSHChannelState>,
+              onStderr: (@Sendable ([UInt8]) -> Void)?) throws {
+        guard let session, ssh_is_connected(session) != 0 else {
+            throw SSHError(.closed, host: host, "the session is not connected")
+        }
+        setTimeout(.after(timeout))
+        guard let channel = ssh_channel_new(session) else {
+            throw SSHError(.channel, host: host, "cannot create a channel", libsshMessage: libsshError())
+        }
+        guard ssh_channel_open_session(channel) == SSH_OK else {
+            let message = libsshError()
+            ssh_channel_free(channel)
+            throw SSHError(.channel, host: host, "cannot open a session channel", libsshMessage: message)
+        }
+        guard ssh_channel_request_exec(channel, command) == SSH_OK else {
+            let message = libsshError()
+            ssh_channel_close(channel)
+            ssh_channel_free(channel)
+            throw SSHError(.channel, host: host, "cannot start '\(command)'", libsshMessage: message)
+        }
+        entries.append(Entry(channel: channel, shared: shared, onStderr: onStderr))
+    }
+
+    // MARK: SFTP
+
+    private func withSFTP<T>(_ body: (sftp_session) throws -> T) throws -> T {
+        guard let session, ssh_is_connected(session) != 0 else {
+            throw SSHError(.closed, host: host, "the session is not connected")
+        }
+        setTimeout(.after(timeout))
+        guard let sftp = sftp_new(session) else {
+            throw SSHError(.sftp, host: host, "cannot open an SFTP channel", libsshMessage: libsshError())
+        }
+        defer { sftp_free(sftp) }
+        guard sftp_init(sftp) == SSH_OK else {
+            throw SSHError(.sftp, host: host, "cannot start SFTP (error \(sftp_get_error(sftp)))",
+                           libsshMessage: libsshError())
+        }
+        return try body(sftp)
+    }
+
+    func upload(localPath: String, remoteDirectory: String) throws -> String {
+        let source: FileDescriptor
+        do {
+            source = try FileDescriptor.open(FilePath(localPath), .readOnly, options: .closeOnExec)
+        } catch {
+            throw SSHError(.system, host: host, "cannot open \(localPath): \(error)")
+        }
+        defer { try? source.close() }
+        var info = stat()
+        guard fstat(source.rawValue, &info) == 0 else {
+            throw SSHError(.system, host: host, "cannot stat \(localPath): \(Errno(rawValue: errno))")
+        }
+        let mode = mode_t(info.st_mode & 0o777)
+        let base = localPath.split(separator: "/").last.map(String.init) ?? "file"
+        return try withSFTP { sftp in
+            // mkdtemp, remotely: a fresh name, made with O_EXCL semantics by mkdir itself.
+            var directory = ""
+            for attempt in 0..<16 {
+                let suffix = String(UInt64.random(in: 0..<UInt64.max), radix: 36)
+                directory = "\(remoteDirectory)/cluster-proc.\(suffix)"
+                if sftp_mkdir(sftp, directory, 0o700) == 0 { break }
+                let code = sftp_get_error(sftp)
+                if code != SSH_FX_FILE_ALREADY_EXISTS || attempt == 15 {
+                    throw SSHError(.sftp, host: host, "cannot make \(directory) (SFTP error \(code))",
+                                   libsshMessage: libsshError())
+                }
+            }
+            let target = "\(directory)/\(base)"
+            guard let file = sftp_open(sftp, target, O_WRONLY | O_CREAT | O_EXCL, mode) else {
+                let code = sftp_get_error(sftp)
+                _ = sftp_rmdir(sftp, directory)
+                throw SSHError(.sftp, host: host, "cannot create \(target) (SFTP error \(code))",
+                               libsshMessage: libsshError())
+            }
+            var buffer = [UInt8](repeating: 0, count: 32 << 10)
+            var failure: SSHError?
+            while failure == nil {
+                let n: Int
+                do {
+                    n = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+                } catch {
+                    failure = SSHError(.system, host: host, "cannot read \(localPath): \(error)")
+                    break
+                }
+                if n == 0 { break }
+                var offset = 0
+                while offset < n {
+                    let written = buffer.withUnsafeBytes { sftp_write(file, $0.baseAddress! + offset, n - offset) }
+                    if written <= 0 {
+                        failure = SSHError(.sftp, host: host, "cannot write \(target) (SFTP error \(sftp_get_error(sftp)))",
+                                           libsshMessage: libsshError())
+                        break
+                    }
+                    offset += written
+                }
+            }
+            if sftp_close(file) != SSH_OK, failure == nil {
+                failure = SSHError(.sftp, host: host, "cannot close \(target)", libsshMessage: libsshError())
+            }
+            if let failure {
+                _ = sftp_unlink(sftp, target)
+                _ = sftp_rmdir(sftp, directory)
+                throw failure
+            }
+            return target
+        }
+    }
+
+    func removeUpload(remotePath: String) throws {
+        let directory = String(remotePath[..<(remotePath.lastIndex(of: "/") ?? remotePath.startIndex)])
+        try withSFTP { sftp in
+            if sftp_unlink(sftp, remotePath) != 0 {
+                throw SSHError(.sftp, host: host, "cannot remove \(remotePath) (SFTP error \(sftp_get_error(sftp)))",
+                               libsshMessage: libsshError())
+            }
+            if !directory.isEmpty, sftp_rmdir(sftp, directory) != 0 {
+                throw SSHError(.sftp, host: host, "cannot remove \(directory) (SFTP error \(sftp_get_error(sftp)))",
+                               libsshMessage: libsshError())
+            }
+        }
+    }
+}
+
+/// Empties the wake-up pipe so that poll sleeps again.
+private func drainWake(_ fd: Int32) {
+    var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+    while withUnsafeMutableBytes(of: &bytes, { Glibc.read(fd, $0.baseAddress, $0.count) }) > 0 {}
+}
