@@ -23,12 +23,20 @@ public struct WireWriter {
     }
 
     /// Writes `s[2]`. A string longer than 65535 bytes of UTF-8 cannot be said in 9P; it is cut
-    /// at that length rather than trapping.
+    /// to fit rather than trapping, at a character boundary so the peer gets valid UTF-8.
     public mutating func writeString(_ string: String) {
-        var utf8 = Array(string.utf8)
-        if utf8.count > Int(UInt16.max) { utf8.removeLast(utf8.count - Int(UInt16.max)) }
-        writeUInt16(UInt16(utf8.count))
-        bytes.append(contentsOf: utf8)
+        let utf8 = string.utf8
+        var length = utf8.count
+        if length > Int(UInt16.max) {
+            length = Int(UInt16.max)
+            // Back off over continuation bytes (10xxxxxx) to the start of the cut character.
+            let index = utf8.index(utf8.startIndex, offsetBy: length)
+            var cut = index
+            while cut > utf8.startIndex && utf8[cut] & 0xC0 == 0x80 { utf8.formIndex(before: &cut) }
+            length = utf8.distance(from: utf8.startIndex, to: cut)
+        }
+        writeUInt16(UInt16(length))
+        bytes.append(contentsOf: utf8.prefix(length))
     }
 
     /// Writes `count[4] data[count]`.
