@@ -14,9 +14,20 @@ public struct WireWriter {
     }
 
     public mutating func writeUInt8(_ value: UInt8) { bytes.append(value) }
-    public mutating func writeUInt16(_ value: UInt16) { writeInteger(value) }
-    public mutating func writeUInt32(_ value: UInt32) { writeInteger(value) }
-    public mutating func writeUInt64(_ value: UInt64) { writeInteger(value) }
+    public mutating func writeUInt16(_ value: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: value))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+    }
+
+    public mutating func writeUInt32(_ value: UInt32) {
+        writeUInt16(UInt16(truncatingIfNeeded: value))
+        writeUInt16(UInt16(truncatingIfNeeded: value >> 16))
+    }
+
+    public mutating func writeUInt64(_ value: UInt64) {
+        writeUInt32(UInt32(truncatingIfNeeded: value))
+        writeUInt32(UInt32(truncatingIfNeeded: value >> 32))
+    }
 
     public mutating func writeBytes<C: Collection>(_ data: C) where C.Element == UInt8 {
         bytes.append(contentsOf: data)
