@@ -15,29 +15,35 @@ public enum Dialect: String, Sendable, Hashable, CaseIterable {
     /// period is ignored.
     public init?(clientVersion: String) {
         guard clientVersion.hasPrefix("9P2000") else { return nil }
-        if clientVersion.hasPrefix("9P2000.L") {
-            self = .linux
-        } else if clientVersion.hasPrefix("9P2000.u") {
-            self = .unix
-        } else if clientVersion == "9P2000" || clientVersion.hasPrefix("9P2000.") {
+        let rest = clientVersion.dropFirst("9P2000".count)
+        if rest.isEmpty {
             self = .plain
-        } else {
-            return nil
+            return
+        }
+        guard rest.first == "." else { return nil }
+        // The extension is the whole component after the first period: "9P2000.L.foo" is .L,
+        // but "9P2000.Lx" is an unknown extension of 9P2000 and gets plain 9P2000.
+        switch rest.dropFirst().split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first {
+        case "L": self = .linux
+        case "u": self = .unix
+        default: self = .plain
         }
     }
 
     /// Whether the message type belongs to this dialect's message set.
     public func allows(type: UInt8) -> Bool {
+        // Message.name knows every type of the three dialects and nothing else (no Terror).
+        guard Message.name(ofType: type) != nil else { return false }
         switch self {
-        case .plain, .unix: type >= 100 && type <= 127
+        case .plain, .unix: return type >= 100 && type <= 127
         case .linux:
             // .L keeps version, auth, attach, flush, walk, read, write, clunk and remove,
-            // and replaces the rest with its own messages.
+            // and replaces the rest with its own messages (Rerror with Rlerror).
             switch type {
             case Topen.type, Ropen.type, Tcreate.type, Rcreate.type, Tstat.type, Rstat.type,
-                Twstat.type, Rwstat.type:
-                false
-            default: true
+                Twstat.type, Rwstat.type, Rerror.type:
+                return false
+            default: return true
             }
         }
     }

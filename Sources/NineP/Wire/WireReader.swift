@@ -28,10 +28,33 @@ public struct WireReader {
         return value
     }
 
-    public mutating func readUInt8() -> UInt8? { readInteger() }
-    public mutating func readUInt16() -> UInt16? { readInteger() }
-    public mutating func readUInt32() -> UInt32? { readInteger() }
-    public mutating func readUInt64() -> UInt64? { readInteger() }
+    // Concrete little-endian reads: the generic path costs witness-table calls per byte in
+    // debug builds, where the decoder fuzz runs.
+    public mutating func readUInt8() -> UInt8? {
+        guard readerIndex < endIndex else { return nil }
+        defer { readerIndex += 1 }
+        return bytes[readerIndex]
+    }
+
+    public mutating func readUInt16() -> UInt16? {
+        guard readableBytes >= 2 else { return nil }
+        defer { readerIndex += 2 }
+        return UInt16(bytes[readerIndex]) | UInt16(bytes[readerIndex + 1]) << 8
+    }
+
+    public mutating func readUInt32() -> UInt32? {
+        guard readableBytes >= 4 else { return nil }
+        defer { readerIndex += 4 }
+        let i = readerIndex
+        return UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
+    }
+
+    public mutating func readUInt64() -> UInt64? {
+        guard readableBytes >= 8 else { return nil }
+        let low = UInt64(readUInt32()!)
+        let high = UInt64(readUInt32()!)
+        return low | high << 32
+    }
 
     /// Reads `count` raw bytes.
     public mutating func readBytes(count: Int) -> [UInt8]? {

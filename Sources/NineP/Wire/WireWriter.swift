@@ -14,21 +14,40 @@ public struct WireWriter {
     }
 
     public mutating func writeUInt8(_ value: UInt8) { bytes.append(value) }
-    public mutating func writeUInt16(_ value: UInt16) { writeInteger(value) }
-    public mutating func writeUInt32(_ value: UInt32) { writeInteger(value) }
-    public mutating func writeUInt64(_ value: UInt64) { writeInteger(value) }
+    public mutating func writeUInt16(_ value: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: value))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+    }
+
+    public mutating func writeUInt32(_ value: UInt32) {
+        writeUInt16(UInt16(truncatingIfNeeded: value))
+        writeUInt16(UInt16(truncatingIfNeeded: value >> 16))
+    }
+
+    public mutating func writeUInt64(_ value: UInt64) {
+        writeUInt32(UInt32(truncatingIfNeeded: value))
+        writeUInt32(UInt32(truncatingIfNeeded: value >> 32))
+    }
 
     public mutating func writeBytes<C: Collection>(_ data: C) where C.Element == UInt8 {
         bytes.append(contentsOf: data)
     }
 
     /// Writes `s[2]`. A string longer than 65535 bytes of UTF-8 cannot be said in 9P; it is cut
-    /// at that length rather than trapping.
+    /// to fit rather than trapping, at a character boundary so the peer gets valid UTF-8.
     public mutating func writeString(_ string: String) {
-        var utf8 = Array(string.utf8)
-        if utf8.count > Int(UInt16.max) { utf8.removeLast(utf8.count - Int(UInt16.max)) }
-        writeUInt16(UInt16(utf8.count))
-        bytes.append(contentsOf: utf8)
+        let utf8 = string.utf8
+        var length = utf8.count
+        if length > Int(UInt16.max) {
+            length = Int(UInt16.max)
+            // Back off over continuation bytes (10xxxxxx) to the start of the cut character.
+            let index = utf8.index(utf8.startIndex, offsetBy: length)
+            var cut = index
+            while cut > utf8.startIndex && utf8[cut] & 0xC0 == 0x80 { utf8.formIndex(before: &cut) }
+            length = utf8.distance(from: utf8.startIndex, to: cut)
+        }
+        writeUInt16(UInt16(length))
+        bytes.append(contentsOf: utf8.prefix(length))
     }
 
     /// Writes `count[4] data[count]`.
