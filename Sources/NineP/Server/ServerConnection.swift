@@ -210,6 +210,9 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             }
             let fids = (try? message.get()).map(Self.fidsTouched) ?? []
             let sequence = state.sequence
+            // A client may reuse a tag as soon as its reply arrives, which can be before the
+            // replying thread has retired it: wait for that rather than call it a reuse.
+            shared.wait(until: { $0.inFlight[frame.tag]?.replying != true }) { _ in }
             let registered = shared.withLock { shared -> RequestContext? in
                 guard shared.inFlight[frame.tag] == nil else { return nil }
                 let context = RequestContext(user: nil)
