@@ -101,7 +101,7 @@ struct ListCommand: ParsableCommand {
 }
 
 /// `cluster-launch cat PATH…`: files of the family's namespace, read over 9P without FUSE.
-struct CatCommand: AsyncParsableCommand {
+struct CatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cat", abstract: "Print files of the family's namespace (e.g. node02/4242/status), without FUSE.")
 
@@ -109,13 +109,19 @@ struct CatCommand: AsyncParsableCommand {
     @Option(name: .customShort("j"), help: "The family's id.") var id: String?
     @Argument(help: "Paths under /proc of the namespace: HOST/PID/FILE.") var paths: [String]
 
-    func run() async throws {
+    func run() throws {
         let family = try options.family(id)
         let tree = FamilyTree(socket: family.socket)
+        let paths = paths
+        let failed = Blocking.run { await Self.print(paths, tree: tree) }
+        if failed { throw ExitCode(1) }
+    }
+
+    static func print(_ paths: [String], tree: FamilyTree) async -> Bool {
         var failed = false
         for path in paths {
             do {
-                let handle = try await offThePool { try tree.open(Self.components(path)) }
+                let handle = try await offThePool { try tree.open(components(path)) }
                 defer { tree.release(handle: handle) }
                 var offset: UInt64 = 0
                 while true {
@@ -130,7 +136,7 @@ struct CatCommand: AsyncParsableCommand {
                 failed = true
             }
         }
-        if failed { throw ExitCode(1) }
+        return failed
     }
 
     static func components(_ path: String) -> [String] {
@@ -141,7 +147,7 @@ struct CatCommand: AsyncParsableCommand {
 }
 
 /// `cluster-launch ls [PATH]`: a directory of the family's namespace, without FUSE.
-struct LsCommand: AsyncParsableCommand {
+struct LsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ls", abstract: "List a directory of the family's namespace (the nodes, a node's PIDs, …), without FUSE.")
 
@@ -149,12 +155,12 @@ struct LsCommand: AsyncParsableCommand {
     @Option(name: .customShort("j"), help: "The family's id.") var id: String?
     @Argument(help: "A path under /proc of the namespace (default: the nodes).") var path: String = ""
 
-    func run() async throws {
+    func run() throws {
         let family = try options.family(id)
         let tree = FamilyTree(socket: family.socket)
         let parts = CatCommand.components(path)
         do {
-            let entries = try await offThePool { try tree.readdir(parts) }
+            let entries = try tree.readdir(parts)
             for entry in entries { print(entry.name) }
         } catch {
             writeError("cluster-launch: \(path.isEmpty ? "/" : path): \(error)\n")

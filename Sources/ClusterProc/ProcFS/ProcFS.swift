@@ -89,7 +89,7 @@ public struct ProcFS: FileSystem {
                 rdev: UInt64(info.st_rdev), size: isRegular ? 0 : UInt64(max(0, info.st_size)),
                 blockSize: UInt64(max(0, info.st_blksize)), blocks: 0,
                 atime: Self.timestamp(info.st_atim), mtime: Self.timestamp(info.st_mtim), ctime: Self.timestamp(info.st_ctim),
-                userName: UserNames.user(info.st_uid), groupName: UserNames.group(info.st_gid))
+                userName: UserNames.shared.user(info.st_uid), groupName: UserNames.shared.group(info.st_gid))
         case .job(let file):
             guard let jobTree else { throw NinePError(.noSuchFileOrDirectory) }
             return jobTree.attributes(of: file)
@@ -132,27 +132,3 @@ public struct ProcFS: FileSystem {
     }
 }
 
-/// User and group names for 9P2000's string ids, looked up once each.
-enum UserNames {
-    private static let cache = Mutex<(users: [UInt32: String], groups: [UInt32: String])>(([:], [:]))
-
-    static func user(_ uid: uid_t) -> String {
-        if let name = cache.withLock({ $0.users[uid] }) { return name }
-        var entry = Glibc.passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let name = getpwuid_r(uid, &entry, &buffer, buffer.count, &result) == 0 && result != nil ? String(cString: entry.pw_name) : "\(uid)"
-        cache.withLock { $0.users[uid] = name }
-        return name
-    }
-
-    static func group(_ gid: gid_t) -> String {
-        if let name = cache.withLock({ $0.groups[gid] }) { return name }
-        var entry = Glibc.group()
-        var result: UnsafeMutablePointer<Glibc.group>?
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let name = getgrgid_r(gid, &entry, &buffer, buffer.count, &result) == 0 && result != nil ? String(cString: entry.gr_name) : "\(gid)"
-        cache.withLock { $0.groups[gid] = name }
-        return name
-    }
-}
