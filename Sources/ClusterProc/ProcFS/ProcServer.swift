@@ -52,7 +52,12 @@ public enum ProcServer {
         let fileSystem = try ProcFS(jobTree: jobTree, logger: logger)
         let finishing = Mutex(false)
         let finish: @Sendable (String) -> Void = { reason in
-            guard !finishing.withLock({ state in defer { state = true }; return !state }) else {
+            // The first caller ends the process; any later one waits for that.
+            let first = finishing.withLock { state -> Bool in
+                defer { state = true }
+                return !state
+            }
+            guard first else {
                 // Someone else is ending the process; wait for that.
                 while true { pause() }
             }
