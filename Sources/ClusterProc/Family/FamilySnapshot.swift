@@ -1,4 +1,7 @@
 import NineP
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import SystemPackage
 
@@ -123,11 +126,14 @@ public struct FamilySnapshot: Sendable {
                     async let cmdline = client.readFile(proc, path: base + ["cmdline"], deadline: deadline)
                     async let wchanBytes: [UInt8]? = wchan ? (try? await client.readFile(proc, path: base + ["wchan"], deadline: deadline)) : nil
                     // A process that exits meanwhile simply drops out, as with ps.
-                    guard let stat = try? await stat, let status = try? await status, let cmdline = try? await cmdline else {
+                    do {
+                        let files = ProcessFiles(pid: pid, stat: try await stat, status: try await status, cmdline: try await cmdline, wchan: await wchanBytes)
+                        return files
+                    } catch {
+                        if getenv("CPS_DEBUG") != nil { print("DEBUG \(host) \(pid) \(error)") }
                         _ = await wchanBytes
                         return nil
                     }
-                    return ProcessFiles(pid: pid, stat: stat, status: status, cmdline: cmdline, wchan: await wchanBytes)
                 }
             }
             var result: [ProcessFiles] = []

@@ -1,3 +1,4 @@
+import Synchronization
 import SystemPackage
 
 /// A fid the client holds on a server, with the qid it stands for.
@@ -207,15 +208,11 @@ extension NinePClient {
             dialect == .linux
             ? .tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly)) : .topen(Topen(fid: fid, mode: OpenMode.read))
         let count = UInt32(maxIOSize)
-        async let walked = call(.twalk(Twalk(fid: root.number, newfid: fid, wnames: path)), deadline: deadline)
-        async let opened = call(openMessage, deadline: deadline)
-        async let first = call(.tread(Tread(fid: fid, offset: 0, count: count)), deadline: deadline)
-        let walkResult: Result<Message, NinePError>
-        let openResult: Result<Message, NinePError>
-        let readResult: Result<Message, NinePError>
-        do { walkResult = .success(try await walked) } catch { walkResult = .failure(error as? NinePError ?? .closed()) }
-        do { openResult = .success(try await opened) } catch { openResult = .failure(error as? NinePError ?? .closed()) }
-        do { readResult = .success(try await first) } catch { readResult = .failure(error as? NinePError ?? .closed()) }
+        // Sent in this order, back to back: the server runs them in order on the new fid.
+        let results = await pipeline(
+            [.twalk(Twalk(fid: root.number, newfid: fid, wnames: path)), openMessage, .tread(Tread(fid: fid, offset: 0, count: count))],
+            deadline: deadline)
+        let (walkResult, openResult, readResult) = (results[0], results[1], results[2])
         guard case .success(.rwalk(let walk)) = walkResult, walk.qids.count == path.count else {
             releaseFid(fid)
             if case .failure(let error) = walkResult { throw error }
@@ -234,5 +231,35 @@ extension NinePClient {
     /// Sends Tclunk and frees the fid number when the answer comes.
     public func clunkInBackground(_ fid: UInt32) {
         send(.tclunk(Tclunk(fid: fid))) { [self] _ in releaseFid(fid) }
+    }
+}
+
+extension NinePClient {
+    /// Sends several requests back to back, in order, and awaits all their answers.
+    public func pipeline(_ messages: [Message], deadline: ContinuousClock.Instant? = nil) async -> [Result<Message, NinePError>] {
+        final class Collector: Sendable {
+            let state: Mutex<(results: [Result<Message, NinePError>?], resumed: Bool)>
+            let done: @Sendable ([Result<Message, NinePError>]) -> Void
+            init(count: Int, done: @escaping @Sendable ([Result<Message, NinePError>]) -> Void) {
+                state = Mutex((Array(repeating: nil, count: count), false))
+                self.done = done
+            }
+            func set(_ index: Int, _ result: Result<Message, NinePError>) {
+                let finished = state.withLock { state -> [Result<Message, NinePError>]? in
+                    state.results[index] = result
+                    guard !state.resumed, state.results.allSatisfy({ $0 != nil }) else { return nil }
+                    state.resumed = true
+                    return state.results.map { $0! }
+                }
+                if let finished { done(finished) }
+            }
+        }
+        guard !messages.isEmpty else { return [] }
+        return await withCheckedContinuation { continuation in
+            let collector = Collector(count: messages.count) { continuation.resume(returning: $0) }
+            for (index, message) in messages.enumerated() {
+                send(message, deadline: deadline) { collector.set(index, $0) }
+            }
+        }
     }
 }
