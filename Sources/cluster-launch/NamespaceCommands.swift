@@ -15,9 +15,15 @@ struct FamilyOptions: ParsableArguments {
         do {
             return try FamilyRegistry.find(id, environment: processEnvironment())
         } catch {
-            throw ValidationError("\(error)")
+            throw LaunchFailure("\(error)")
         }
     }
+}
+
+/// A one-line error, printed without the usage text.
+struct LaunchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// `cluster-launch exec [ID] -- CMD`: CMD in the family's private namespace.

@@ -81,7 +81,7 @@ struct Cps: AsyncParsableCommand {
         do {
             record = try FamilyRegistry.find(family, environment: environment)
         } catch {
-            throw ValidationError("\(error)")
+            throw CpsFailure("\(error)")
         }
         var hostFilter: Set<String>?
         if !hosts.isEmpty {
@@ -106,7 +106,7 @@ struct Cps: AsyncParsableCommand {
                     socket: record.socket, hosts: hostFilter, selection: selection, wchan: needsWchan,
                     timeout: .milliseconds(Int(timeout * 1000)))
             } catch {
-                throw ValidationError("cannot read family \(record.id): \(error)")
+                throw CpsFailure("cannot read family \(record.id): \(error)")
             }
             let (output, missing) = render(snapshot, table: table, sortSpec: sortSpec)
             if watch != nil {
@@ -196,4 +196,10 @@ struct Cps: AsyncParsableCommand {
 func unicodeEscape(_ value: UInt32) -> String {
     let hex = String(value, radix: 16)
     return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+}
+
+/// A one-line error, printed without the usage text.
+struct CpsFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
