@@ -79,7 +79,11 @@ struct SSHSessionTests {
         let session = try await SSHSession.connect(options(cluster, "node04"))
         defer { session.close() }
         var generator = SystemRandomNumberGenerator()
-        let payload = (0..<(10 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var random = [UInt8](repeating: 0, count: 10 << 20)
+        random.withUnsafeMutableBytes { bytes in
+            for i in stride(from: 0, to: bytes.count, by: 8) { bytes.storeBytes(of: generator.next(), toByteOffset: i, as: UInt64.self) }
+        }
+        let payload = random
         let channel = try await session.exec(command: "cat")
         async let written: Void = onOwnThread {
             var offset = 0
