@@ -72,15 +72,25 @@ struct SimCluster: Sendable {
         reapAbandoned()
         let pid = getpid()
         let directory = "/tmp/cluster-proc-e2e-\(pid)"
-        // A third octet of our own, so that a developer's cluster (127.0.10.x) and other
-        // test processes do not collide.
-        let net = 64 + Int(pid % 150)
         stateDirectoryForExit.withLock { $0 = directory }
         atexit { SimCluster.stopAtExit() }
-        let (status, output) = try await run(
-            [script, "up", "\(nodeCount)", "--net", "\(net)", "--timeout", "120"],
-            environment: ["SIMCLUSTER_DIR": directory])
-        guard status == 0 else { throw SimClusterError("simcluster up failed (\(status)): \(output)") }
+        // A third octet of our own, so that a developer's cluster (127.0.10.x) and other test
+        // processes do not collide; simcluster refuses an address in use, so try a few.
+        var failure = ""
+        for attempt in 0..<3 {
+            let net = 64 + Int((pid + pid_t(attempt) * 37) % 150)
+            let (status, output) = try await run(
+                [script, "up", "\(nodeCount)", "--net", "\(net)", "--timeout", "120"],
+                environment: ["SIMCLUSTER_DIR": directory])
+            if status == 0 {
+                failure = ""
+                break
+            }
+            failure = "simcluster up failed (\(status)): \(output)"
+            guard output.contains("already listens") else { break }
+            _ = spawn(["/usr/bin/env", "SIMCLUSTER_DIR=\(directory)", script, "down"], collect: false)
+        }
+        guard failure.isEmpty else { throw SimClusterError(failure) }
         let user = (try? String(contentsOfFile: "\(directory)/cluster", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("USER_NAME=") }
             .map { String($0.dropFirst("USER_NAME=".count)) } ?? "cpuser"
