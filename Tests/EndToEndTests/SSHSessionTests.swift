@@ -186,6 +186,23 @@ struct SSHSessionTests {
         #expect(took < timeout + .seconds(3))
     }
 
+    @Test func lostConnectionFailsTheChannel() async throws {
+        let cluster = try await SimCluster.shared()
+        let session = try await SSHSession.connect(options(cluster, "node04"))
+        defer { session.close() }
+        // The remote shell's parent is this connection's sshd: killing it drops the TCP
+        // connection under a command that would otherwise run on.
+        let channel = try await session.exec(command: "kill -9 $PPID; exec sleep 60")
+        let error = try await #require(throws: SSHError.self) {
+            try await onOwnThread { try channel.waitForExit(timeout: .seconds(20)) }
+        }
+        #expect(error.code == .closed)
+        let stdout = try await onOwnThread { () -> Result<[UInt8], any Error> in Result { try channel.readAll() } }
+        if case .success(let bytes) = stdout { #expect(bytes.isEmpty) }
+        // The session knows it is gone: new commands fail at once.
+        await #expect(throws: SSHError.self) { _ = try await session.exec(command: "true") }
+    }
+
     @Test func eightSessionsInParallel() async throws {
         let cluster = try await SimCluster.shared()
         // Every node but the last (which the stopped-node test freezes for a while).
