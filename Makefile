@@ -17,6 +17,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+## The main job end to end on a small simulated cluster.
+demo:
+	scripts/demo
+
+## Every benchmark, each beside its peer, results under results/.
+bench: test-deps
+	scripts/bench
+
 ## Every test: installs the test dependencies, builds, runs unit and end-to-end tests.
 test: test-deps
 	$(SWIFT) build --build-tests

@@ -53,9 +53,9 @@ let package = Package(
         ),
         // Benchmarks print figures; they never assert timing.
         .executableTarget(
-            name: "ninep-bench",
+            name: "cluster-proc-bench",
             dependencies: ["NineP", "ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Benchmarks/ninep-bench"
+            path: "Benchmarks/bench"
         ),
         // Small processes and probes the tests start as real subprocesses; not a product.
         .executableTarget(

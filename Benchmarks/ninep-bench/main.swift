@@ -1,2 +1,0 @@
-import NineP
-print("ninep-bench: not yet")

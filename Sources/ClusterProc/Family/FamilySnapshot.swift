@@ -1,0 +1,160 @@
+import NineP
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import SystemPackage
+
+/// The raw /proc files of the family's nodes, read over the family's socket for cps.
+///
+/// Nodes are read concurrently; on each node every PID's files are requested at once, and
+/// each file costs one round trip to the union (walk, open and read are pipelined on one
+/// fid). A node that is down, or does not answer within the deadline, comes back as
+/// ``NodeSnapshot/down``; the others are unaffected.
+public struct FamilySnapshot: Sendable {
+    public var nodes: [NodeSnapshot]
+
+    /// What cps needs of one process.
+    public struct ProcessFiles: Sendable {
+        public var pid: Int32
+        public var stat: [UInt8]
+        public var status: [UInt8]
+        public var cmdline: [UInt8]
+        public var wchan: [UInt8]?
+    }
+
+    public enum NodeSnapshot: Sendable {
+        case up(host: String, uptime: [UInt8], meminfo: [UInt8], stat: [UInt8], loadavg: [UInt8], familyPIDs: Set<Int32>?, processes: [ProcessFiles])
+        case down(host: String, reason: String, since: Int?)
+
+        public var host: String {
+            switch self {
+            case .up(let host, _, _, _, _, _, _), .down(let host, _, _): host
+            }
+        }
+    }
+
+    /// Which processes to read.
+    public enum Selection: Sendable {
+        /// The family's processes only (the job's PIDs on each node).
+        case family
+        /// Every process of the nodes.
+        case all
+        /// These PIDs.
+        case pids(Set<Int32>)
+    }
+
+    /// Reads the nodes of the family served at `socket`.
+    /// - Parameters:
+    ///   - hosts: the nodes to read (nil: all of the family's).
+    ///   - wchan: also read each process's wchan.
+    ///   - timeout: deadline for a node; past it the node is reported down.
+    /// - Throws: ``NinePError`` when the family's socket cannot be reached at all.
+    public static func read(
+        socket: String, hosts: Set<String>? = nil, selection: Selection, wchan: Bool = false,
+        timeout: Duration = .seconds(5)
+    ) async throws(NinePError) -> FamilySnapshot {
+        let stream = try NinePAddress.unix(path: socket).connect()
+        let client = try await offThePoolNineP { () throws(NinePError) -> NinePClient in try NinePClient.connect(over: stream, timeout: timeout) }
+        defer { client.close() }
+        let deadline = ContinuousClock.now + timeout
+        let user = Launcher.currentUser()
+        let proc = try await client.attach(uname: user, aname: "", deadline: deadline)
+        let job = try await client.attach(uname: user, aname: "job", deadline: deadline)
+        let nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], deadline: deadline), as: UTF8.self)
+        var states: [(host: String, up: Bool, reason: String, since: Int?)] = []
+        for line in nodesFile.split(separator: "\n") {
+            let words = line.split(separator: " ", maxSplits: 3).map(String.init)
+            guard let host = words.first else { continue }
+            if hosts.map({ $0.contains(host) }) == false { continue }
+            if words.count > 1, words[1] == "down" {
+                states.append((host, false, words.count > 3 ? words[3] : "down", words.count > 2 ? Int(words[2]) : nil))
+            } else {
+                states.append((host, words.count > 1 && words[1] == "up", words.count > 1 ? words[1] : "", nil))
+            }
+        }
+        let nodes = await withTaskGroup(of: (Int, NodeSnapshot).self) { group in
+            for (index, state) in states.enumerated() {
+                group.addTask {
+                    guard state.up else { return (index, .down(host: state.host, reason: state.reason, since: state.since)) }
+                    do throws(NinePError) {
+                        return (index, try await readNode(client, proc: proc, job: job, host: state.host, selection: selection, wchan: wchan, deadline: .now + timeout))
+                    } catch {
+                        return (index, .down(host: state.host, reason: error.message, since: nil))
+                    }
+                }
+            }
+            var nodes: [(Int, NodeSnapshot)] = []
+            for await node in group { nodes.append(node) }
+            return nodes.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        return FamilySnapshot(nodes: nodes)
+    }
+
+    private static func readNode(
+        _ client: NinePClient, proc: RemoteFid, job: RemoteFid, host: String, selection: Selection, wchan: Bool,
+        deadline: ContinuousClock.Instant
+    ) async throws(NinePError) -> NodeSnapshot {
+        async let uptime = client.readFile(proc, path: [host, "uptime"], deadline: deadline)
+        async let meminfo = client.readFile(proc, path: [host, "meminfo"], deadline: deadline)
+        async let stat = client.readFile(proc, path: [host, "stat"], deadline: deadline)
+        async let loadavg = client.readFile(proc, path: [host, "loadavg"], deadline: deadline)
+        async let pidsText = client.readFile(job, path: [host, "pids"], deadline: deadline)
+        let hostDir = try await client.walk(proc, [host], deadline: deadline)
+        try await client.open(hostDir, deadline: deadline)
+        let listing = try await client.readDirectory(hostDir, deadline: deadline)
+        client.clunkInBackground(hostDir.number)
+        var pids = listing.compactMap { Int32($0.name) }
+        var family: Set<Int32>?
+        do {
+            let text = String(decoding: try await pidsText, as: UTF8.self)
+            family = Set(text.split(whereSeparator: \.isWhitespace).compactMap { Int32($0) })
+        } catch {
+            family = nil
+        }
+        switch selection {
+        case .all: break
+        case .family: pids = pids.filter { family?.contains($0) ?? false }
+        case .pids(let wanted): pids = pids.filter { wanted.contains($0) }
+        }
+        let processes = await withTaskGroup(of: ProcessFiles?.self) { group in
+            for pid in pids {
+                group.addTask {
+                    let base = [host, "\(pid)"]
+                    async let stat = client.readFile(proc, path: base + ["stat"], deadline: deadline)
+                    async let status = client.readFile(proc, path: base + ["status"], deadline: deadline)
+                    async let cmdline = client.readFile(proc, path: base + ["cmdline"], deadline: deadline)
+                    async let wchanBytes: [UInt8]? = wchan ? (try? await client.readFile(proc, path: base + ["wchan"], deadline: deadline)) : nil
+                    // A process that exits meanwhile simply drops out, as with ps.
+                    do {
+                        let files = ProcessFiles(pid: pid, stat: try await stat, status: try await status, cmdline: try await cmdline, wchan: await wchanBytes)
+                        return files
+                    } catch {
+                        if getenv("CPS_DEBUG") != nil { print("DEBUG \(host) \(pid) \(error)") }
+                        _ = await wchanBytes
+                        return nil
+                    }
+                }
+            }
+            var result: [ProcessFiles] = []
+            for await process in group { if let process { result.append(process) } }
+            return result.sorted { $0.pid < $1.pid }
+        }
+        do {
+            return .up(
+                host: host, uptime: try await uptime, meminfo: try await meminfo, stat: try await stat,
+                loadavg: (try? await loadavg) ?? [], familyPIDs: family, processes: processes)
+        } catch {
+            throw error as? NinePError ?? NinePError(.ioError, "\(error)")
+        }
+    }
+}
+
+/// Runs a blocking 9P step on a thread of its own.
+func offThePoolNineP<T: Sendable>(_ body: @escaping @Sendable () throws(NinePError) -> T) async throws(NinePError) -> T {
+    do {
+        return try await offThePool { try body() }
+    } catch {
+        throw error as? NinePError ?? NinePError(.ioError, "\(error)")
+    }
+}

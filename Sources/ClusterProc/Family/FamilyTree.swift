@@ -1,0 +1,169 @@
+import NineP
+import Synchronization
+import SystemPackage
+
+/// The family's union seen through its socket, as the FUSE overlay wants it: blocking,
+/// path-based calls whose errors carry an errno.
+///
+/// It connects on first use, so a caller can build it before entering a namespace (where
+/// no thread may exist yet) and use it after.
+public final class FamilyTree: RemoteTree {
+    public let socket: String
+    public let timeout: Duration
+    private let state = Mutex<State>(State())
+
+    struct State {
+        var client: NinePClient?
+        var root: RemoteFid?
+        var handles: [UInt64: UInt32] = [:]
+        var nextHandle: UInt64 = 1
+    }
+
+    /// - Parameters:
+    ///   - timeout: deadline of one call; the union's own per-node deadline is shorter, so a
+    ///     dead node shows as that node's EIO or ETIMEDOUT first.
+    public init(socket: String, timeout: Duration = .seconds(15)) {
+        self.socket = socket
+        self.timeout = timeout
+    }
+
+    private func connection() throws -> (NinePClient, RemoteFid) {
+        if let (client, root) = state.withLock({ state in state.client.flatMap { c in state.root.map { (c, $0) } } }), !client.isClosed {
+            return (client, root)
+        }
+        do {
+            let stream = try NinePAddress.unix(path: socket).connect()
+            let client = try NinePClient.connect(over: stream, timeout: timeout)
+            let fid = client.allocateFid()
+            let reply = try client.callBlocking(.tattach(Tattach(fid: fid, afid: Tattach.noFid, uname: Launcher.currentUser(), aname: "")), deadline: .now + timeout)
+            guard case .rattach(let r) = reply else { throw FileError(.ioError) }
+            let root = RemoteFid(number: fid, qid: r.qid)
+            state.withLock { state in
+                state.client = client
+                state.root = root
+            }
+            return (client, root)
+        } catch let error as NinePError {
+            throw FileError(error.errno)
+        }
+    }
+
+    private func call(_ message: Message) throws -> Message {
+        let (client, _) = try connection()
+        do {
+            return try client.callBlocking(message, deadline: .now + timeout)
+        } catch {
+            throw FileError(error.errno)
+        }
+    }
+
+    /// Walks to `path` on a new fid; the caller clunks it.
+    private func walk(_ path: [String]) throws -> (NinePClient, UInt32) {
+        let (client, root) = try connection()
+        var from = root.number
+        var remaining = path[...]
+        var owned: UInt32?
+        repeat {
+            let step = Array(remaining.prefix(Twalk.maxNames))
+            remaining = remaining.dropFirst(step.count)
+            let newfid = client.allocateFid()
+            let reply: Message
+            do {
+                reply = try call(.twalk(Twalk(fid: from, newfid: newfid, wnames: step)))
+            } catch {
+                client.releaseFid(newfid)
+                if let owned { client.clunkInBackground(owned) }
+                throw error
+            }
+            guard case .rwalk(let r) = reply, r.qids.count == step.count else {
+                client.releaseFid(newfid)
+                if let owned { client.clunkInBackground(owned) }
+                throw FileError(.noSuchFileOrDirectory)
+            }
+            if let owned { client.clunkInBackground(owned) }
+            owned = newfid
+            from = newfid
+        } while !remaining.isEmpty
+        return (client, owned!)
+    }
+
+    public func lookup(_ path: [String]) throws -> TreeAttributes {
+        try getattr(path)
+    }
+
+    public func getattr(_ path: [String]) throws -> TreeAttributes {
+        let (client, fid) = try walk(path)
+        defer { client.clunkInBackground(fid) }
+        guard case .rgetattr(let r) = try call(.tgetattr(Tgetattr(fid: fid, requestMask: GetattrMask.basic.rawValue))) else {
+            throw FileError(.ioError)
+        }
+        let kind: FileKind =
+            switch r.mode & LinuxMode.typeMask {
+            case LinuxMode.directory: .directory
+            case LinuxMode.symlink: .symlink
+            default: .regular
+            }
+        return TreeAttributes(
+            kind: kind, permissions: r.mode & 0o7777, size: r.size, nlink: UInt32(clamping: r.nlink),
+            uid: r.uid, gid: r.gid, mtime: FileTime(seconds: Int64(clamping: r.mtimeSec), nanoseconds: Int64(clamping: r.mtimeNsec)))
+    }
+
+    public func readdir(_ path: [String]) throws -> [TreeEntry] {
+        let (client, fid) = try walk(path)
+        defer { client.clunkInBackground(fid) }
+        _ = try call(.tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly | LinuxOpenFlags.directory)))
+        var entries: [TreeEntry] = []
+        var offset: UInt64 = 0
+        while true {
+            guard case .rreaddir(let r) = try call(.treaddir(Treaddir(fid: fid, offset: offset, count: UInt32(client.maxIOSize)))) else {
+                throw FileError(.ioError)
+            }
+            let batch: [DirectoryEntry]
+            do { batch = try DirectoryEntry.parse(r.data) } catch { throw FileError(.ioError) }
+            guard let last = batch.last else { break }
+            for entry in batch where entry.name != "." && entry.name != ".." {
+                let kind: FileKind =
+                    entry.type == DirectoryEntry.typeDirectory ? .directory : entry.type == DirectoryEntry.typeSymlink ? .symlink : .regular
+                entries.append(TreeEntry(name: entry.name, kind: kind))
+            }
+            offset = last.offset
+        }
+        return entries
+    }
+
+    public func readlink(_ path: [String]) throws -> String {
+        let (client, fid) = try walk(path)
+        defer { client.clunkInBackground(fid) }
+        guard case .rreadlink(let r) = try call(.treadlink(Treadlink(fid: fid))) else { throw FileError(.ioError) }
+        return r.target
+    }
+
+    public func open(_ path: [String]) throws -> UInt64 {
+        let (client, fid) = try walk(path)
+        do {
+            _ = try call(.tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly)))
+        } catch {
+            client.clunkInBackground(fid)
+            throw error
+        }
+        return state.withLock { state in
+            let handle = state.nextHandle
+            state.nextHandle += 1
+            state.handles[handle] = fid
+            return handle
+        }
+    }
+
+    public func read(handle: UInt64, offset: UInt64, count: Int) throws -> [UInt8] {
+        guard let fid = state.withLock({ $0.handles[handle] }) else { throw FileError(.badFileDescriptor) }
+        guard case .rread(let r) = try call(.tread(Tread(fid: fid, offset: offset, count: UInt32(clamping: count)))) else {
+            throw FileError(.ioError)
+        }
+        return r.data
+    }
+
+    public func release(handle: UInt64) {
+        guard let fid = state.withLock({ $0.handles.removeValue(forKey: handle) }) else { return }
+        state.withLock { $0.client }?.clunkInBackground(fid)
+    }
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import NineP
+import Synchronization
+import SystemPackage
+
+/// What procsrv runs: /proc (and a job) over stdio, or /proc on a listening socket.
+///
+/// The executable parses its arguments and calls one of these; they end the process.
+public enum ProcServer {
+    /// A job for procsrv to start and supervise.
+    public struct JobOptions: Sendable {
+        /// The command and its arguments.
+        public var argv: [String]
+        /// Where it starts; nil for procsrv's own working directory.
+        public var workingDirectory: String?
+        /// Variables added to (or replacing in) procsrv's own environment.
+        public var environment: [String: String]
+
+        public init(argv: [String], workingDirectory: String? = nil, environment: [String: String] = [:]) {
+            self.argv = argv
+            self.workingDirectory = workingDirectory
+            self.environment = environment
+        }
+    }
+
+    /// An error that keeps procsrv from starting.
+    public struct StartError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// Serves /proc, and the job when there is one, on standard input and output, as under
+    /// sshd. Exits when the connection ends (EOF, error) or on SIGTERM, SIGHUP or SIGINT,
+    /// after ending the job's whole family: with the job's exit code if it had finished by
+    /// itself, 1 if it had to be ended, 0 without a job.
+    /// - Throws: when the job cannot be started or the server cannot run.
+    public static func serveStandardIO(job options: JobOptions?, logger: Logger) throws -> Never {
+        _ = signal(SIGPIPE, SIG_IGN)
+        let jobTree: JobControlTree?
+        if let options {
+            try Job.becomeSubreaper()
+            let environment = currentEnvironment().merging(options.environment) { $1 }
+            let job = try Job.start(argv: options.argv, environment: environment, workingDirectory: options.workingDirectory, logger: logger)
+            jobTree = JobControlTree(job: job, command: options.argv)
+            logger.debug("supervising job", metadata: ["pid": "\(job.rootPID)"])
+        } else {
+            jobTree = nil
+        }
+        let fileSystem = try ProcFS(jobTree: jobTree, logger: logger)
+        let finishing = Mutex(false)
+        let finish: @Sendable (String) -> Void = { reason in
+            // The first caller ends the process; any later one waits for that.
+            let first = finishing.withLock { state -> Bool in
+                defer { state = true }
+                return !state
+            }
+            guard first else {
+                // Someone else is ending the process; wait for that.
+                while true { pause() }
+            }
+            logger.debug("ending", metadata: ["reason": "\(reason)"])
+            var code: Int32 = 0
+            if let job = jobTree?.job {
+                let finished = job.exitStatus
+                job.terminateFamily()
+                code = finished?.code ?? 1
+            }
+            exit(code)
+        }
+        try Job.onTerminationSignals(logger: logger) { signo in finish("signal \(signo)") }
+        var configuration = ServerConfiguration()
+        configuration.logger = logger
+        let stream = try FileDescriptorStream.standardIO()
+        let connection = try ServerConnection.serve(fileSystem, over: stream, configuration: configuration)
+        _ = connection.waitUntilClosed()
+        finish("connection closed")
+        exit(0)  // finish exits; never reached
+    }
+
+    /// Listens on `address` and serves /proc to every connection (no job tree), until
+    /// SIGTERM, SIGHUP or SIGINT.
+    ///
+    /// TCP on an address that is not loopback needs authentication, which this server does
+    /// not implement yet: it refuses to start rather than export /proc to the network.
+    /// - Parameters:
+    ///   - announce: called with the bound address (the port chosen when 0 was asked).
+    /// - Throws: when the address is refused or cannot be bound.
+    public static func listen(on address: NinePAddress, logger: Logger, announce: (NinePAddress) -> Void) throws -> Never {
+        _ = signal(SIGPIPE, SIG_IGN)
+        guard address.isLoopback else {
+            throw StartError(
+                "refusing to listen on \(address): TCP beyond loopback needs authentication (a shared-key challenge over Tauth), which procsrv does not implement; use --stdio over SSH or a loopback or unix: address")
+        }
+        let fileSystem = try ProcFS(logger: logger)
+        let listener = try NinePListener(address)
+        var configuration = ServerConfiguration()
+        configuration.logger = logger
+        try listener.serve(fileSystem, configuration: configuration)
+        announce(listener.address)
+        let stopping = Mutex(false)
+        try Job.onTerminationSignals(logger: logger) { signo in
+            guard stopping.withLock({ state in defer { state = true }; return !state }) else { return }
+            logger.debug("stopping on signal \(signo)")
+            listener.shutdown()
+            exit(0)
+        }
+        while true { pause() }
+    }
+
+    /// This process's environment as a dictionary.
+    static func currentEnvironment() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}

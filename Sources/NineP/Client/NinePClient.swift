@@ -1,0 +1,350 @@
+import Logging
+import Synchronization
+import SystemPackage
+
+/// A 9P client connection: many requests multiplexed by tag over one ``ByteStream``.
+///
+/// Replies are matched by a reader thread of the client's own. Every call may carry a
+/// deadline; a call that is cancelled or runs out of time sends Tflush, and its tag is
+/// reused only after Rflush. When the connection drops, every pending call fails at once
+/// with ``NinePError/Code/connectionClosed``.
+public final class NinePClient: Sendable {
+    /// The dialect the server agreed to.
+    public let dialect: Dialect
+    /// The negotiated msize.
+    public let msize: UInt32
+    private let stream: any ByteStream
+    private let state: ConditionLock<State>
+    private let writer = Mutex<Void>(())
+    private let logger: Logger
+
+    private struct Pending {
+        var completion: (@Sendable (Result<Message, NinePError>) -> Void)?
+        var deadline: ContinuousClock.Instant?
+        /// The tag of the Tflush sent for this request, once abandoned.
+        var flushTag: UInt16?
+    }
+
+    private struct State {
+        var pending: [UInt16: Pending] = [:]
+        var nextTag: UInt16 = 0
+        var nextFid: UInt32 = 1
+        var freeFids: [UInt32] = []
+        var closedError: NinePError?
+        var earliestDeadline: ContinuousClock.Instant?
+    }
+
+    /// Connects over `stream`: negotiates the version (blocking) and starts the reader.
+    /// - Parameters:
+    ///   - msize: the largest message to ask for.
+    ///   - dialect: the dialect to ask for; the server may answer with another or "unknown".
+    ///   - timeout: how long the version exchange may take.
+    /// - Throws: ``NinePError`` when the server refuses the version or does not answer.
+    public static func connect(
+        over stream: any ByteStream, msize: UInt32 = 512 * 1024 + 24, dialect: Dialect = .linux,
+        timeout: Duration = .seconds(10), logger: Logger = Logger(label: "ninep.client")
+    ) throws(NinePError) -> NinePClient {
+        let request = Message.tversion(Tversion(msize: msize, version: dialect.versionString)).encode(tag: Tversion.noTag, dialect: .plain)
+        do {
+            try request.withUnsafeBytes { try stream.write($0) }
+        } catch {
+            stream.close()
+            throw NinePError.closed("cannot send Tversion: \(error)")
+        }
+        // Read the reply on a thread of its own so the timeout holds even if nothing comes.
+        let reply = ConditionLock<Result<(Frame, FrameDecoder), NinePError>?>(nil)
+        try startThread(name: "9p-version") {
+            var decoder = FrameDecoder(maxSize: msize)
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            let result: Result<(Frame, FrameDecoder), NinePError>
+            do {
+                while true {
+                    if let frame = try decoder.nextFrame() {
+                        result = .success((frame, decoder))
+                        break
+                    }
+                    let count = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+                    if count == 0 { throw NinePError.closed("connection closed during version negotiation") }
+                    decoder.append(Array(buffer[0..<count]))
+                }
+            } catch let error as NinePError {
+                result = .failure(error)
+            } catch {
+                result = .failure(.closed("version negotiation: \(error)"))
+            }
+            reply.withLock(notify: true) { $0 = result }
+        }
+        guard let outcome = reply.wait(until: { $0 != nil }, deadline: .now + timeout, { $0 }) ?? nil else {
+            stream.close()
+            throw NinePError.timedOut("no answer to Tversion within \(timeout)")
+        }
+        let (frame, decoder): (Frame, FrameDecoder)
+        do {
+            (frame, decoder) = try outcome.get()
+        } catch {
+            stream.close()
+            throw error
+        }
+        let answer: Message
+        do {
+            answer = try Message.decode(frame, dialect: .plain)
+        } catch {
+            stream.close()
+            throw error
+        }
+        switch answer {
+        case .rversion(let r):
+            guard let agreed = Dialect(clientVersion: r.version), r.version == agreed.versionString else {
+                stream.close()
+                throw NinePError.violation("server does not speak \(dialect.versionString) (answered \(r.version))")
+            }
+            guard r.msize <= msize, r.msize >= 256 else {
+                stream.close()
+                throw NinePError.violation("server answered msize \(r.msize) to \(msize)")
+            }
+            let client = NinePClient(stream: stream, dialect: agreed, msize: r.msize, logger: logger)
+            let leftover = { () -> FrameDecoder in
+                var copy = decoder
+                copy.maxSize = r.msize
+                return copy
+            }()
+            try startThread(name: "9p-client") { client.readLoop(decoder: leftover) }
+            try startThread(name: "9p-deadlines") { client.deadlineLoop() }
+            return client
+        case .rerror(let e):
+            stream.close()
+            throw NinePError(.protocolViolation, errno: .protocolError, "version refused: \(e.ename)")
+        default:
+            stream.close()
+            throw NinePError.violation("unexpected answer to Tversion")
+        }
+    }
+
+    private init(stream: any ByteStream, dialect: Dialect, msize: UInt32, logger: Logger) {
+        self.stream = stream
+        self.dialect = dialect
+        self.msize = msize
+        self.logger = logger
+        self.state = ConditionLock(State())
+    }
+
+    /// The most data one Tread or Twrite can carry.
+    public var maxIOSize: Int { Int(msize) - 24 }
+
+    /// Ends the connection; pending calls fail with ``NinePError/Code/connectionClosed``.
+    public func close() {
+        stream.close()
+        fail(with: .closed("connection closed by client"))
+    }
+
+    /// Whether the connection has ended.
+    public var isClosed: Bool { state.withLock { $0.closedError != nil } }
+
+    // MARK: - Requests
+
+    /// Sends a request; `completion` runs on the client's reader thread with the reply, or
+    /// with the error an Rerror/Rlerror stood for, a timeout, or the connection's end.
+    /// - Returns: the tag used, or nil when the request failed at once.
+    @discardableResult
+    public func send(
+        _ message: Message, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<Message, NinePError>) -> Void
+    ) -> UInt16? {
+        let registered = state.withLock(notify: deadline != nil) { state -> Result<UInt16, NinePError> in
+            if let error = state.closedError { return .failure(error) }
+            guard state.pending.count < Int(UInt16.max) - 1 else {
+                return .failure(NinePError(.fileSystem, errno: .resourceBusy, "too many requests in flight"))
+            }
+            var tag = state.nextTag
+            while state.pending[tag] != nil || tag == Tversion.noTag { tag &+= 1 }
+            state.nextTag = tag &+ 1
+            state.pending[tag] = Pending(completion: completion, deadline: deadline)
+            if let deadline, deadline < (state.earliestDeadline ?? deadline + .seconds(1)) {
+                state.earliestDeadline = deadline
+            }
+            return .success(tag)
+        }
+        switch registered {
+        case .failure(let error):
+            completion(.failure(error))
+            return nil
+        case .success(let tag):
+            write(message.encode(tag: tag, dialect: dialect))
+            return tag
+        }
+    }
+
+    /// One request, awaited. Task cancellation flushes the request on the wire.
+    /// - Throws: ``NinePError``: the server's error, a timeout, cancellation, or a closed
+    ///   connection.
+    public func call(_ message: Message, deadline: ContinuousClock.Instant? = nil) async throws(NinePError) -> Message {
+        let box = Mutex<UInt16?>(nil)
+        let result: Result<Message, NinePError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let tag = send(message, deadline: deadline) { continuation.resume(returning: $0) }
+                box.withLock { $0 = tag }
+                if Task.isCancelled, let tag { abandon(tag, because: NinePError(.cancelled, errno: .interrupted, "cancelled")) }
+            }
+        } onCancel: {
+            if let tag = box.withLock({ $0 }) { abandon(tag, because: NinePError(.cancelled, errno: .interrupted, "cancelled")) }
+        }
+        return try result.get()
+    }
+
+    /// One request, blocking the calling thread (for threads of their own, such as FUSE's).
+    public func callBlocking(_ message: Message, deadline: ContinuousClock.Instant? = nil) throws(NinePError) -> Message {
+        let reply = ConditionLock<Result<Message, NinePError>?>(nil)
+        send(message, deadline: deadline) { result in reply.withLock(notify: true) { $0 = result } }
+        return try reply.wait(until: { $0 != nil }) { $0! }!.get()
+    }
+
+    /// Gives up on a request: sends Tflush, fails the caller now, and frees the tag once
+    /// the server answers the flush.
+    public func abandon(_ tag: UInt16, because error: NinePError) {
+        let outcome = state.withLock { state -> (completion: (@Sendable (Result<Message, NinePError>) -> Void)?, flushTag: UInt16?) in
+            guard var pending = state.pending[tag], pending.flushTag == nil, state.closedError == nil else { return (nil, nil) }
+            let completion = pending.completion
+            pending.completion = nil
+            pending.deadline = nil
+            var flushTag = state.nextTag
+            while state.pending[flushTag] != nil || flushTag == Tversion.noTag { flushTag &+= 1 }
+            state.nextTag = flushTag &+ 1
+            pending.flushTag = flushTag
+            state.pending[tag] = pending
+            state.pending[flushTag] = Pending(completion: nil, deadline: nil)
+            return (completion, flushTag)
+        }
+        guard let flushTag = outcome.flushTag else { return }
+        outcome.completion?(.failure(error))
+        write(Message.tflush(Tflush(oldtag: tag)).encode(tag: flushTag, dialect: dialect))
+    }
+
+    private func write(_ bytes: [UInt8]) {
+        let failed = writer.withLock { _ -> NinePError? in
+            do {
+                try bytes.withUnsafeBytes { try stream.write($0) }
+                return nil
+            } catch {
+                return .closed("cannot send: \(error)")
+            }
+        }
+        if let failed {
+            stream.close()
+            fail(with: failed)
+        }
+    }
+
+    // MARK: - Reader and deadlines
+
+    private func readLoop(decoder initial: FrameDecoder) {
+        var decoder = initial
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var failure = NinePError.closed("connection closed by server")
+        reading: while true {
+            do {
+                while let frame = try decoder.nextFrame() {
+                    try deliver(frame)
+                }
+                let count = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+                if count == 0 { break reading }
+                buffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            } catch let error as NinePError {
+                logger.debug("9P client: \(error)")
+                failure = error
+                break reading
+            } catch {
+                failure = .closed("connection failed: \(error)")
+                break reading
+            }
+        }
+        stream.close()
+        fail(with: failure)
+    }
+
+    private func deliver(_ frame: Frame) throws(NinePError) {
+        let message = try Message.decode(frame, dialect: dialect)
+        let found = state.withLock { state -> Result<(@Sendable (Result<Message, NinePError>) -> Void)?, NinePError> in
+            guard let pending = state.pending[frame.tag] else {
+                return .failure(NinePError.violation("reply with tag \(frame.tag) that is not in flight"))
+            }
+            if case .rflush = message {
+                // The flush is answered: the flushed tag is free again, whatever came before.
+                state.pending[frame.tag] = nil
+                if let old = state.pending.first(where: { $0.value.flushTag == frame.tag })?.key {
+                    state.pending[old] = nil
+                }
+                return .success(pending.completion)
+            }
+            if pending.flushTag != nil { return .success(nil) }  // answered before the flush: drop it
+            state.pending[frame.tag] = nil
+            return .success(pending.completion)
+        }
+        guard let completion = try found.get() else { return }
+        switch message {
+        case .rlerror(let e):
+            let errno = Errno(rawValue: Int32(bitPattern: e.ecode))
+            completion(.failure(NinePError(errno)))
+        case .rerror(let e):
+            let errno = e.errno.map { Errno(rawValue: Int32(bitPattern: $0)) } ?? NinePError.errno(forMessage: e.ename)
+            completion(.failure(NinePError(.fileSystem, errno: errno, e.ename)))
+        default:
+            completion(.success(message))
+        }
+    }
+
+    private func fail(with error: NinePError) {
+        let completions = state.withLock(notify: true) { state -> [@Sendable (Result<Message, NinePError>) -> Void] in
+            if state.closedError == nil { state.closedError = error }
+            defer { state.pending = [:] }
+            return state.pending.values.compactMap(\.completion)
+        }
+        for completion in completions { completion(.failure(error)) }
+    }
+
+    private func deadlineLoop() {
+        while true {
+            let planned = state.withLock { $0.earliestDeadline }
+            // Wake when the earliest deadline passes, or when a sooner one is registered.
+            let expired = state.wait(
+                until: { state in
+                    state.closedError != nil || state.earliestDeadline != planned
+                        || (planned.map { $0 <= .now } ?? false)
+                },
+                deadline: planned ?? .now + .seconds(3600)
+            ) { state -> [UInt16]? in
+                if state.closedError != nil { return nil }
+                let now = ContinuousClock.now
+                let expired = state.pending.filter { $0.value.deadline.map { $0 <= now } ?? false }.map(\.key)
+                state.earliestDeadline = state.pending.values.compactMap(\.deadline).filter { $0 > now }.min()
+                return expired
+            }
+            switch expired {
+            case .some(nil): return
+            case .some(let tags?):
+                for tag in tags { abandon(tag, because: .timedOut("no reply within the deadline")) }
+            case .none:
+                // The planned deadline passed without the predicate seeing it: look again.
+                state.withLock { state in
+                    let now = ContinuousClock.now
+                    if state.earliestDeadline == planned, let planned, planned <= now { state.earliestDeadline = now }
+                }
+            }
+        }
+    }
+
+    // MARK: - Fids
+
+    /// A fid number not in use on this connection.
+    public func allocateFid() -> UInt32 {
+        state.withLock { state in
+            if let fid = state.freeFids.popLast() { return fid }
+            defer { state.nextFid &+= 1 }
+            return state.nextFid
+        }
+    }
+
+    /// Returns a fid number for reuse; call only after its Rclunk (or a failed walk to it).
+    public func releaseFid(_ fid: UInt32) {
+        state.withLock { $0.freeFids.append(fid) }
+    }
+}

@@ -1,0 +1,115 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SystemPackage
+
+/// A mutex with a condition variable, for threads that wait for state to change.
+///
+/// The engine's threads block here (never the Swift concurrency pool). Waits take an
+/// optional deadline on the monotonic clock.
+public final class ConditionLock<State>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var state: State
+
+    public init(_ state: State) {
+        self.state = state
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    /// Runs `body` with the state locked; wakes waiters afterwards when `notify` is true.
+    @discardableResult
+    public func withLock<R>(notify: Bool = false, _ body: (inout State) throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer {
+            if notify { pthread_cond_broadcast(condition) }
+            pthread_mutex_unlock(mutex)
+        }
+        return try body(&state)
+    }
+
+    /// Waits until `ready` holds, then runs `body` with the lock held.
+    /// - Returns: nil when the deadline passed first.
+    public func wait<R>(
+        until ready: (State) -> Bool, deadline: ContinuousClock.Instant? = nil, notify: Bool = false,
+        _ body: (inout State) throws -> R
+    ) rethrows -> R? {
+        pthread_mutex_lock(mutex)
+        defer {
+            if notify { pthread_cond_broadcast(condition) }
+            pthread_mutex_unlock(mutex)
+        }
+        while !ready(state) {
+            if let deadline {
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                if remaining <= .zero { return nil }
+                var now = timespec()
+                clock_gettime(CLOCK_MONOTONIC, &now)
+                let (seconds, attoseconds) = remaining.components
+                var nanos = Int(now.tv_nsec) + Int(attoseconds / 1_000_000_000)
+                var secs = Int(now.tv_sec) + Int(min(seconds, 1 << 40))
+                if nanos >= 1_000_000_000 {
+                    nanos -= 1_000_000_000
+                    secs += 1
+                }
+                var until = timespec(tv_sec: secs, tv_nsec: nanos)
+                pthread_cond_timedwait(condition, mutex, &until)
+            } else {
+                pthread_cond_wait(condition, mutex)
+            }
+        }
+        return try body(&state)
+    }
+
+    /// Wakes every waiter to look at the state again.
+    public func notifyAll() {
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+/// Starts a detached thread of its own for blocking work (a connection's reader, a C
+/// library's loop), away from the Swift concurrency pool.
+/// - Throws: ``NinePError`` when the system refuses another thread.
+public func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws(NinePError) {
+    final class Box: @unchecked Sendable {
+        let name: String
+        let body: @Sendable () -> Void
+        init(name: String, body: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.body = body
+        }
+    }
+    let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    pthread_attr_setstacksize(&attributes, 512 * 1024)
+    var thread = pthread_t()
+    let result = pthread_create(&thread, &attributes, { raw in
+        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue()
+        let typed = unsafeDowncast(box, to: Box.self)
+        typed.body()
+        return nil
+    }, box)
+    pthread_attr_destroy(&attributes)
+    if result != 0 {
+        Unmanaged<AnyObject>.fromOpaque(box).release()
+        throw NinePError(.fileSystem, errno: Errno(rawValue: result), "cannot start thread \(name): \(Errno(rawValue: result))")
+    }
+}

@@ -1,0 +1,217 @@
+import ArgumentParser
+import ClusterProc
+import Logging
+import NineP
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `cluster-launch [-w HOSTS] -- COMMAND`: the job on every node.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run COMMAND on every node (the default subcommand).",
+        discussion: """
+            Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N;
+            255 when a node could not be reached or was lost. Output lines are prefixed "host: "
+            (-N drops the prefix, -b gathers identical outputs after the job).
+            Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES,
+            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY. Ctrl-C interrupts the job on every
+            node; a second Ctrl-C within a second kills it.
+            """
+    )
+
+    @Option(name: [.customShort("w"), .customShort("n")], help: ArgumentHelp("Target hosts: node[01-16,20], ^FILE, - (stdin), or a count N (first N of SLURM_JOB_NODELIST / CLUSTER_PROC_HOSTFILE).", valueName: "HOSTS"))
+    var hosts: [String] = []
+
+    @Option(name: .customShort("x"), help: ArgumentHelp("Exclude hosts (same syntax).", valueName: "HOSTS"))
+    var exclude: [String] = []
+
+    @Option(name: .customShort("f"), help: "Fanout: nodes connecting at once.")
+    var fanout: Int = 64
+
+    @Option(name: .customShort("t"), help: "Connect timeout in seconds.")
+    var connectTimeout: Double = 10
+
+    @Option(name: .customShort("u"), help: "Command timeout in seconds: the job is killed everywhere after it.")
+    var commandTimeout: Double?
+
+    @Option(name: .long, help: "Deadline in seconds of one request to a node; a hung node fails after it.")
+    var timeout: Double = 5
+
+    @Option(name: .customShort("l"), help: "Remote user name.")
+    var user: String?
+
+    @Option(name: .customShort("F"), help: "SSH client configuration file (as ssh -F).")
+    var sshConfig: String?
+
+    @Option(name: .customShort("i"), help: "Identity file (repeatable).")
+    var identity: [String] = []
+
+    @Option(name: .customShort("p"), help: "SSH port.")
+    var port: Int?
+
+    @Option(name: .customShort("o"), help: ArgumentHelp("SSH option: StrictHostKeyChecking=yes|accept-new|no, UserKnownHostsFile=F, IdentityFile=F, Port=N, User=U.", valueName: "OPTION"))
+    var sshOptions: [String] = []
+
+    @Flag(name: .customShort("N"), help: "Do not prefix output lines with the host name.")
+    var noPrefix = false
+
+    @Flag(name: .customShort("b"), help: "Gather identical outputs and print them once per group of hosts, after the job.")
+    var gather = false
+
+    @Flag(name: .customShort("S"), help: "Exit with the highest remote exit code (always on; accepted for pdsh users).")
+    var statusFlag = false
+
+    @Flag(name: .customShort("k"), help: "The first node that fails ends the job everywhere.")
+    var killOnFailure = false
+
+    @Option(name: .long, help: "procsrv's path on the nodes (default: the procsrv beside this program).")
+    var procsrv: String?
+
+    @Flag(name: .long, help: "Copy procsrv to each node (SFTP, private temporary directory) for the job's lifetime.")
+    var stage = false
+
+    @Option(name: .long, help: ArgumentHelp("Environment to pass: ALL, NONE, or NAME[,NAME…] (as srun). Default NONE.", valueName: "NAMES"))
+    var export: String = "NONE"
+
+    @Flag(name: .long, help: "Open a shell in the family's namespace while the job runs.")
+    var shell = false
+
+    @Flag(name: .shortAndLong, help: "Log debugging details.")
+    var verbose = false
+
+    @Argument(parsing: .postTerminator, help: "The command to run on every node.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("no command: put it after --, e.g. cluster-launch -w node01 -- hostname") }
+        guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
+        guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
+        for option in sshOptions where !option.contains("=") {
+            throw ValidationError("-o \(option): expected NAME=VALUE")
+        }
+    }
+
+    func run() throws {
+        let logger = bootstrapLogging(verbose: verbose)
+        let environment = processEnvironment()
+        let selection: HostList
+        do {
+            selection = try HostSelection(targets: hosts, exclusions: exclude).resolve(environment: environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var options = LaunchOptions(
+            hosts: Array(selection), command: command, procsrvPath: procsrv ?? Self.defaultProcsrv(),
+            workingDirectory: Self.currentDirectory())
+        options.fanout = fanout
+        options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
+        options.callTimeout = .milliseconds(Int(timeout * 1000))
+        options.commandTimeout = commandTimeout.map { .milliseconds(Int($0 * 1000)) }
+        options.user = user
+        options.sshConfig = sshConfig
+        options.identityFiles = identity
+        options.port = port
+        options.labelling = noPrefix ? .none : .hostPrefix
+        options.gather = gather
+        options.killOnFailure = killOnFailure
+        options.stage = stage
+        options.environment = try Self.exported(export, from: environment)
+        for option in sshOptions {
+            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
+            switch parts[0].lowercased() {
+            case "stricthostkeychecking":
+                switch parts[1].lowercased() {
+                case "yes": options.strictHostKeyChecking = .yes
+                case "accept-new": options.strictHostKeyChecking = .acceptNew
+                case "no", "off": options.strictHostKeyChecking = .no
+                default: throw ValidationError("-o StrictHostKeyChecking takes yes, accept-new or no")
+                }
+            case "userknownhostsfile": options.knownHostsFile = parts[1]
+            case "identityfile": options.identityFiles.append(parts[1])
+            case "port":
+                guard let port = Int(parts[1]) else { throw ValidationError("-o Port takes a number") }
+                options.port = port
+            case "user": options.user = parts[1]
+            default: throw ValidationError("-o \(parts[0]) is not supported (put it in the ssh config file, -F)")
+            }
+        }
+
+        let launcher = Launcher(options: options, logger: logger)
+        try Job.onTerminationSignals([SIGINT], logger: logger) { _ in
+            Task { await launcher.interrupt() }
+        }
+        try Job.onTerminationSignals([SIGTERM, SIGHUP], logger: logger) { _ in
+            Task { await launcher.killAll(reason: .other("launcher terminated")) }
+        }
+        let shellWanted = shell
+        let status = Blocking.run {
+            async let job = launcher.run(environment: environment)
+            if shellWanted {
+                await Self.openShell(familyID: launcher.familyID)
+            }
+            return await job
+        }
+        throw ExitCode(status)
+    }
+
+    /// Starts `cluster-launch shell ID` once the family's socket is up.
+    static func openShell(familyID: String) async {
+        let environment = processEnvironment()
+        for _ in 0..<200 {
+            if FamilyRegistry.list(environment: environment).contains(where: { $0.id == familyID }) { break }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        _ = try? await offThePool {
+            try Job.start(argv: [selfPath(), "shell", familyID], environment: environment, logger: Logger(label: "cluster-launch.shell"))
+        }
+    }
+
+    static func exported(_ spec: String, from environment: [String: String]) throws -> [String: String] {
+        switch spec.uppercased() {
+        case "NONE", "": return [:]
+        case "ALL": return environment.filter { !["_", "SHLVL", "OLDPWD", "PWD"].contains($0.key) }
+        default:
+            var chosen: [String: String] = [:]
+            for item in spec.split(separator: ",").map(String.init) {
+                if let eq = item.firstIndex(of: "=") {
+                    chosen[String(item[..<eq])] = String(item[item.index(after: eq)...])
+                } else if let value = environment[item] {
+                    chosen[item] = value
+                }
+            }
+            return chosen
+        }
+    }
+
+    static func selfPath() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "cluster-launch"
+    }
+
+    static func defaultProcsrv() -> String {
+        let here = selfPath()
+        if let slash = here.lastIndex(of: "/") {
+            let sibling = String(here[..<slash]) + "/procsrv"
+            if access(sibling, X_OK) == 0 { return sibling }
+        }
+        return "procsrv"
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Runs async work from a synchronous command and waits for it.
+enum Blocking {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
+        let result = ConditionLock<T?>(nil)
+        Task { let value = await body(); result.withLock(notify: true) { $0 = value } }
+        return result.wait(until: { $0 != nil }) { $0! }!
+    }
+}

@@ -1,2 +1,0 @@
-import ClusterProc
-print("cluster-launch: not yet")

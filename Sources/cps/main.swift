@@ -1,2 +1,0 @@
-import ClusterProc
-print("cps: not yet")
