@@ -252,6 +252,8 @@ final class SSHSessionDriver {
     var host: String { core.host }
     var session: ssh_session?
     var event: ssh_event?
+    /// The connection died; the session is no longer in the event's poll set.
+    var connectionLost = false
     var entries: [Entry] = []
     var timeout: Duration = .seconds(10)
     var readBuffer = [UInt8](repeating: 0, count: SSHSessionDriver.readChunk)
@@ -282,8 +284,13 @@ final class SSHSessionDriver {
     private func waitForActivity(timeoutMilliseconds: Int32) {
         if let event {
             let rc = ssh_event_dopoll(event, timeoutMilliseconds)
-            if rc == SSH_ERROR, let session, ssh_is_connected(session) == 0 {
+            if !connectionLost, let session, rc == SSH_ERROR || ssh_is_connected(session) == 0,
+               ssh_is_connected(session) == 0 {
+                // Stop polling a dead socket (dopoll would return at once, forever); new
+                // requests fail because the session is not connected.
+                connectionLost = true
                 failAll(SSHError(.closed, host: host, "connection lost", libsshMessage: libsshError()))
+                ssh_event_remove_session(event, session)
             }
         } else {
             var fds = [pollfd(fd: core.wakeFD, events: Int16(POLLIN), revents: 0)]
@@ -295,7 +302,7 @@ final class SSHSessionDriver {
     private func teardown() {
         failAll(SSHError(.closed, host: host, "the session is closed"))
         if let event {
-            if let session { ssh_event_remove_session(event, session) }
+            if let session, !connectionLost { ssh_event_remove_session(event, session) }
             ssh_event_remove_fd(event, core.wakeFD)
             ssh_event_free(event)
             self.event = nil
