@@ -52,7 +52,11 @@ public enum ProcServer {
         let fileSystem = try ProcFS(jobTree: jobTree, logger: logger)
         let finishing = Mutex(false)
         let finish: @Sendable (String) -> Void = { reason in
-            guard !finishing.withLock({ state in defer { state = true }; return !state }) else {
+            let first = finishing.withLock { state in
+                defer { state = true }
+                return !state
+            }
+            guard first else {
                 // Someone else is ending the process; wait for that.
                 while true { pause() }
             }
@@ -97,7 +101,11 @@ public enum ProcServer {
         announce(listener.address)
         let stopping = Mutex(false)
         try Job.onTerminationSignals(logger: logger) { signo in
-            guard stopping.withLock({ state in defer { state = true }; return !state }) else { return }
+            let first = stopping.withLock { state in
+                defer { state = true }
+                return !state
+            }
+            guard first else { return }
             logger.debug("stopping on signal \(signo)")
             listener.shutdown()
             exit(0)
