@@ -30,8 +30,11 @@ final class ProcsrvProcess: Sendable {
         let program = try procsrvBuiltProduct("procsrv")
         var toChild: [Int32] = [-1, -1]
         var fromChild: [Int32] = [-1, -1]
-        guard pipe(&toChild) == 0, pipe(&fromChild) == 0 else { throw Errno(rawValue: errno) }
-        for fd in toChild + fromChild { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // Socket pairs made close-on-exec atomically: tests run in parallel and spawn
+        // processes, and one inheriting our end of procsrv's stdin would keep it from EOF.
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard socketpair(AF_UNIX, type, 0, &toChild) == 0, socketpair(AF_UNIX, type, 0, &fromChild) == 0 else { throw Errno(rawValue: errno) }
+        toChild.swapAt(0, 1)  // [0]: procsrv's stdin, [1]: ours to write
         errorPath = NSTemporaryDirectory() + "procsrv-stderr-\(UUID().uuidString)"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -76,10 +79,14 @@ final class ProcsrvProcess: Sendable {
         return nil
     }
 
+    /// Ends procsrv (with SIGTERM first, so it ends its job's family too) if it still runs.
     func kill() {
-        Glibc.kill(pid, SIGKILL)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
+        Glibc.kill(pid, SIGTERM)
+        if waitForExit(timeout: .seconds(5)) == nil {
+            Glibc.kill(pid, SIGKILL)
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, 0)
+        }
     }
 
     var errors: String { (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "" }
@@ -158,6 +165,32 @@ func procsrvRun(_ arguments: [String]) throws -> (status: Int32, output: String,
         server.closeStandardInput()
         let deadline = ContinuousClock.now + .seconds(2)
         var alive = members
+        while !alive.isEmpty && ContinuousClock.now < deadline {
+            alive = alive.filter { procsrvStartTime(of: $0.0) == $0.1 }
+            if !alive.isEmpty { usleep(10000) }
+        }
+        #expect(alive.isEmpty, "still alive after 2 s: \(alive)")
+        let status = server.waitForExit()
+        #expect(status.map { $0 & 0x7f == 0 && ($0 >> 8) & 0xff == 1 } == true, "status \(String(describing: status))")
+    }
+
+    @Test(arguments: [SIGTERM, SIGHUP, SIGINT])
+    func aTerminationSignalEndsTheWholeFamily(signo: Int32) async throws {
+        let tool = try procsrvBuiltProduct("cluster-proc-testtool")
+        let server = try ProcsrvProcess(["--stdio", "--", "sh", "-c", "'\(tool)' orphan; '\(tool)' ignore-term"])
+        defer { server.kill() }
+        let client = try server.connect()
+        defer { client.close() }
+        let job = try await client.attach(uname: "root", aname: "job")
+        let stdout = try await client.walk(job, ["stdout"])
+        try await client.open(stdout)
+        _ = try await readLines(client, stdout, count: 2)
+        let pids = String(decoding: try await client.readFile(job, path: ["pids"]), as: UTF8.self)
+            .split(separator: "\n").compactMap { Int32($0) }
+        var alive = pids.compactMap { pid in procsrvStartTime(of: pid).map { (pid, $0) } }
+        #expect(alive.count >= 3)
+        Glibc.kill(server.pid, signo)
+        let deadline = ContinuousClock.now + .seconds(2)
         while !alive.isEmpty && ContinuousClock.now < deadline {
             alive = alive.filter { procsrvStartTime(of: $0.0) == $0.1 }
             if !alive.isEmpty { usleep(10000) }
