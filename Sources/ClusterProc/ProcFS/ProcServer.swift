@@ -39,6 +39,7 @@ public enum ProcServer {
     /// - Throws: when the job cannot be started or the server cannot run.
     public static func serveStandardIO(job options: JobOptions?, logger: Logger) throws -> Never {
         _ = signal(SIGPIPE, SIG_IGN)
+        unblockTerminationSignals()
         let jobTree: JobControlTree?
         if let options {
             try Job.becomeSubreaper()
@@ -90,6 +91,7 @@ public enum ProcServer {
     /// - Throws: when the address is refused or cannot be bound.
     public static func listen(on address: NinePAddress, logger: Logger, announce: (NinePAddress) -> Void) throws -> Never {
         _ = signal(SIGPIPE, SIG_IGN)
+        unblockTerminationSignals()
         guard address.isLoopback else {
             throw StartError(
                 "refusing to listen on \(address): TCP beyond loopback needs authentication (a shared-key challenge over Tauth), which procsrv does not implement; use --stdio over SSH or a loopback or unix: address")
@@ -102,12 +104,26 @@ public enum ProcServer {
         announce(listener.address)
         let stopping = Mutex(false)
         try Job.onTerminationSignals(logger: logger) { signo in
-            guard stopping.withLock({ state in defer { state = true }; return !state }) else { return }
+            let first = stopping.withLock { state in
+                defer { state = true }
+                return !state
+            }
+            guard first else { return }
             logger.debug("stopping on signal \(signo)")
             listener.shutdown()
             exit(0)
         }
         while true { pause() }
+    }
+
+    /// Unblocks the termination signals in this thread (and so in every thread it starts):
+    /// a parent may have started procsrv with them blocked, which would leave its handlers
+    /// unreached and its job running after a SIGTERM.
+    static func unblockTerminationSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signo in Job.terminationSignals { sigaddset(&set, signo) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// This process's environment as a dictionary.
