@@ -113,7 +113,8 @@ public struct Column: Sendable, Equatable {
         var field: ColumnField
     }
 
-    /// Names, headers and widths as procps-ng 4's `format_array`. PID-like widths are 5,
+    /// Names, headers and widths as procps-ng 4.0.2's `format_array` (Debian 12; checked
+    /// against its `ps`: e.g. `vsz` is 6 wide there). PID-like widths are 5,
     /// procps's width for `pid_max` 32768; they grow to fit larger PIDs.
     private static let table: [String: Definition] = {
         var t: [String: Definition] = [:]
@@ -165,7 +166,7 @@ public struct Column: Sendable, Equatable {
         add(["cpu"], "CPU", 3, .right, .psr)
         add(["rss", "rssize"], "RSS", 5, .right, .rss)
         add(["rsz"], "RSZ", 5, .right, .rss)
-        add(["vsz", "vsize"], "VSZ", 10, .right, .vsz)
+        add(["vsz", "vsize"], "VSZ", 6, .right, .vsz)
         add(["sz"], "SZ", 5, .right, .sz)
         add(["s", "state"], "S", 1, .left, .state)
         add(["stat"], "STAT", 4, .left, .stat)
@@ -177,6 +178,7 @@ public struct Column: Sendable, Equatable {
         add(["tt", "tty"], "TT", 8, .left, .tty)
         add(["wchan"], "WCHAN", 6, .wchan, .wchan)
         add(["addr"], "ADDR", 4, .right, .nop)
+        add(["addr_1"], "ADDR", 1, .left, .nop)
         return t
     }()
 

@@ -33,10 +33,12 @@ public struct ColumnList: Sendable, Equatable {
                         throw StatusError(.unknownColumn, "unknown column '\(name)'")
                     }
                     if let width { column.width = width }
+                    // Only a header given here widens the column; procps's own headers may
+                    // overrun (ADDR of -l), pushing that line alone to the right.
                     if i == words.count - 1, let header {
                         column.header = String(header)
+                        column.width = max(column.width, column.header.count)
                     }
-                    column.width = max(column.width, column.header.count)
                     columns.append(column)
                 }
             }
@@ -55,7 +57,7 @@ public struct ColumnList: Sendable, Equatable {
     /// `-f`, procps's full format: `UID PID PPID C STIME TTY TIME CMD`, after the host.
     public static let full = preset("host,uid_hack,pid,ppid,c,stime,tname,time,cmd")
     /// `-l`, procps's long format: `F S UID PID PPID C PRI NI ADDR SZ WCHAN TTY TIME CMD`, after the host.
-    public static let long = preset("host,f,s,uid,pid,ppid,c,opri,ni,addr,sz,wchan,tname,time,ucmd")
+    public static let long = preset("host,f,s,uid,pid,ppid,c,opri,ni,addr_1,sz,wchan,tname,time,ucmd")
     /// `u`, procps's user format: `USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND`, after the host.
     public static let user = preset("host,user,pid,pcpu,pmem,vsz,rss,tname,stat,start_time,bsdtime,args")
 

@@ -6,7 +6,8 @@ public struct StatusTable: Sendable {
         /// Every column as wide as its widest value (or header); one space between columns.
         case aligned
         /// Exactly as procps prints, line by line: fixed widths, an overlong value pushes
-        /// the rest of its line to the right. User names and wchan are cut as ps cuts them.
+        /// the rest of its line to the right. User names, wchan and commands that are not the
+        /// last column are cut to their width as ps cuts them.
         case procps
     }
 
@@ -48,7 +49,7 @@ public struct StatusTable: Sendable {
             if showHeader { output.append(procpsLine(cols.map(\.header), isHeader: true)) }
             for row in cells { output.append(procpsLine(row, isHeader: false)) }
         case .aligned:
-            var widths = cols.map(\.width)
+            var widths = cols.map { max($0.width, showHeader ? $0.header.count : 0) }
             for row in cells {
                 for (i, text) in row.enumerated() { widths[i] = max(widths[i], text.count) }
             }
@@ -91,7 +92,7 @@ public struct StatusTable: Sendable {
                 switch column.justification {
                 case .user where text.count > column.width:
                     text = String(text.prefix(max(0, column.width - 1))) + "+"
-                case .wchan where text.count > column.width:
+                case .wchan where text.count > column.width, .unlimited where text.count > column.width:
                     text = String(text.prefix(column.width))
                 default:
                     break
