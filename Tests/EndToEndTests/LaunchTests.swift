@@ -1,179 +1,168 @@
 import Foundation
-import Synchronization
 import Testing
 
-/// The launcher, cps and the namespace on a real simulated cluster of 8 sshd nodes.
-@Suite(.serialized, .enabled(if: getuid() == 0, "the simulated cluster needs root (sshd in namespaces on loopback)"))
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// cluster-launch, cps and the namespace on the simulated cluster's 8 real sshd nodes.
+@Suite(.serialized, .enabled(if: SimCluster.canRun, "\(SimCluster.whyNot)"))
 struct LaunchTests {
-    static let repository = String(#filePath).components(separatedBy: "/Tests/EndToEndTests/").first!
-
-    /// The cluster, started once for this test process and stopped when it exits.
-    static let cluster: Result<[String: String], any Error> = Result {
-        // Clusters left by earlier runs that died are stopped first (they hold the addresses).
-        let stale = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
-        for name in stale where name.hasPrefix("cluster-proc-test-launch-") {
-            if let pid = Int32(name.dropFirst("cluster-proc-test-launch-".count)), kill(pid, 0) != 0 {
-                _ = try? run(["\(repository)/scripts/simcluster", "down"], environment: ["SIMCLUSTER_DIR": "/tmp/\(name)"])
-            }
-        }
-        let directory = "/tmp/cluster-proc-test-launch-\(getpid())"
-        let up = try run(["\(repository)/scripts/simcluster", "up", "8", "--net", "50"], environment: ["SIMCLUSTER_DIR": directory])
-        guard up.status == 0 else { throw Failure("simcluster up failed: \(up.errors)") }
-        // However this process ends, the watchdog sees its pipe close and stops the cluster.
-        let watchdog = Process()
-        watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
-        watchdog.arguments = ["-c", "read _ || true; exec \"$0\" down", "\(repository)/scripts/simcluster"]
-        watchdog.environment = ["SIMCLUSTER_DIR": directory, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
-        let lifeline = Pipe()
-        watchdog.standardInput = lifeline
-        watchdog.standardOutput = FileHandle.nullDevice
-        watchdog.standardError = FileHandle.nullDevice
-        try watchdog.run()
-        lifelines.withLock { $0.append(lifeline) }
-        var environment: [String: String] = ["SIMCLUSTER_DIR": directory]
-        let env = try run(["\(repository)/scripts/simcluster", "env"], environment: environment)
-        for line in env.output.split(separator: "\n") {
-            guard let eq = line.firstIndex(of: "="), line.hasPrefix("export ") else { continue }
-            let name = String(line[line.index(line.startIndex, offsetBy: 7)..<eq])
-            environment[name] = String(line[line.index(after: eq)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
-        }
-        return environment
-    }
-
-    /// The write ends of the watchdogs' pipes, held open for the life of this process.
-    static let lifelines = Mutex<[Pipe]>([])
-
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-    }
-
-    struct Outcome {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
-
-    static var binaries: String {
+    /// Where `swift build` put the executables: beside the test bundle.
+    static let binaries: String = {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent().path
+    }()
+
+    static func launch(_ cluster: SimCluster, _ arguments: [String]) async throws -> Spawned.Outcome {
+        try await Spawned.run(["\(binaries)/cluster-launch", "run", "-F", cluster.sshConfig] + arguments)
     }
 
-    static func run(_ argv: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self), errors: String(decoding: errors, as: UTF8.self))
+    /// Starts a job in the background and waits (with a deadline) until cps sees
+    /// `count` processes named `command` in it.
+    static func startJob(_ cluster: SimCluster, hosts: String, count: Int, command: String, _ job: [String]) async throws -> Spawned {
+        let launcher = try Spawned(["\(binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "-w", hosts, "--"] + job, discardOutput: true)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let cps = try await Spawned.run(["\(binaries)/cps", "-j", "\(launcher.pid)", "--no-headers", "-o", "comm"])
+            if cps.output.split(separator: "\n").filter({ $0.hasSuffix(" \(command)") }).count >= count { return launcher }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return launcher
     }
 
-    func launch(_ arguments: [String]) throws -> Outcome {
-        let environment = try Self.cluster.get()
-        return try Self.run(["\(Self.binaries)/cluster-launch", "run", "-F", environment["SIMCLUSTER_SSH_CONFIG"]!] + arguments, environment: environment)
-    }
-
-    @Test func prefixesOutputAndReturnsTheHighestExitCode() throws {
-        let outcome = try launch(["-w", "node[01-08]", "--", "sh", "-c", "echo out $(hostname); echo err >&2; exit $CLUSTER_PROC_NODEID"])
+    @Test func prefixesOutputAndExitsWithTheHighestCode() async throws {
+        let cluster = try await SimCluster.shared()
+        let script = "echo out $(hostname); echo err >&2; case $CLUSTER_PROC_NODEID in 0) exit 0;; 7) exit 7;; *) exit 3;; esac"
+        let outcome = try await Self.launch(cluster, ["-w", "node[01-08]", "--", "sh", "-c", script])
         #expect(outcome.status == 7)
         for n in 1...8 {
             #expect(outcome.output.contains("node0\(n): out node0\(n)\n"))
             #expect(outcome.errors.contains("node0\(n): err\n"))
         }
-        #expect(!outcome.output.contains("err"))
-        #expect(outcome.errors.contains("node[02-08]") || outcome.errors.contains("exited with status"))
+        #expect(!outcome.output.contains(": err"), "stderr stays apart from stdout")
+        #expect(outcome.errors.contains("node[02-07]: exited with status 3"), "the summary folds the failed nodes: \(outcome.errors)")
+        #expect(outcome.errors.contains("node08: exited with status 7"))
     }
 
-    @Test func badHostListFailsBeforeAnythingStarts() throws {
-        let outcome = try launch(["-w", "node[05-01]", "--", "true"])
+    @Test func noPrefixAndGather() async throws {
+        let cluster = try await SimCluster.shared()
+        let plain = try await Self.launch(cluster, ["-N", "-w", "node[01-03]", "--", "echo", "same"])
+        #expect(plain.output == "same\nsame\nsame\n")
+        let gathered = try await Self.launch(cluster, ["-b", "-w", "node[01-04]", "--", "sh", "-c", "if [ $(hostname) = node04 ]; then echo other; else echo same; fi"])
+        #expect(gathered.output.contains("node[01-03]\n"))
+        #expect(gathered.output.contains("node04\n"))
+        #expect(gathered.status == 0)
+    }
+
+    @Test func badHostListFailsBeforeAnythingStarts() async throws {
+        let cluster = try await SimCluster.shared()
+        let outcome = try await Self.launch(cluster, ["-w", "node[05-01]", "--", "true"])
         #expect(outcome.status != 0)
-        #expect(outcome.errors.contains("node[05-01]") || outcome.errors.lowercased().contains("range"))
+        #expect(outcome.errors.contains("05-01"), "\(outcome.errors)")
     }
 
-    @Test func unknownHostIsUnreachable() throws {
-        let outcome = try launch(["-w", "node01,nosuchnode", "-t", "3", "--", "true"])
+    @Test func unknownHostIsUnreachableAndTheOthersRun() async throws {
+        let cluster = try await SimCluster.shared()
+        let outcome = try await Self.launch(cluster, ["-w", "node01,nosuchnode", "-t", "3", "--", "hostname"])
         #expect(outcome.status == 255)
+        #expect(outcome.output.contains("node01: node01"))
         #expect(outcome.errors.contains("nosuchnode"))
     }
 
-    @Test func cpsAndTheNamespaceSeeTheJob() throws {
-        let environment = try Self.cluster.get()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(Self.binaries)/cluster-launch")
-        process.arguments = ["run", "-F", environment["SIMCLUSTER_SSH_CONFIG"]!, "-w", "node[01-08]", "--", "sleep", "30"]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            process.interrupt()
-            process.waitUntilExit()
+    @Test func missingWorkingDirectoryIsNamed() async throws {
+        let cluster = try await SimCluster.shared()
+        // A tmpfs mounted here after the nodes started is not in their (private) mount
+        // namespaces: a directory that exists here and not on the nodes.
+        let mountpoint = "/tmp/cluster-proc-local-\(getpid())"
+        mkdir(mountpoint, 0o755)
+        defer { rmdir(mountpoint) }
+        guard mount("tmpfs", mountpoint, "tmpfs", 0, nil) == 0 else {
+            Issue.record("cannot mount a tmpfs at \(mountpoint)")
+            return
         }
-        let id = "\(process.processIdentifier)"
-        // Wait (with a deadline) for the family to be published and the job to run everywhere.
-        var rows: [Substring] = []
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let cps = try Self.run(["\(Self.binaries)/cps", "-j", id, "--no-headers", "-o", "pid,comm"])
-            rows = cps.output.split(separator: "\n").filter { $0.hasSuffix(" sleep") }
-            if rows.count == 8 { break }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        #expect(rows.count == 8, "cps shows the job's sleep on every node")
-        guard let node02 = rows.first(where: { $0.hasPrefix("node02") }) else { return }
-        let pid = node02.split(separator: " ", omittingEmptySubsequences: true)[1]
-        // Through the namespace, an unmodified cat reads node02's /proc.
-        let inside = try Self.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "cat", "/proc/node02/\(pid)/status"])
-        #expect(inside.status == 0, "\(inside.errors)")
-        let direct = try Self.run(["/usr/bin/ssh", "-F", environment["SIMCLUSTER_SSH_CONFIG"]!, "node02", "cat", "/proc/\(pid)/status"])
-        let stable = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("Name:") || $0.hasPrefix("Pid:") || $0.hasPrefix("PPid:") || $0.hasPrefix("Uid:") } }
-        #expect(!stable(inside.output).isEmpty)
-        #expect(stable(inside.output) == stable(direct.output))
-        // ps on the node agrees with cps for the job's process.
-        let ps = try Self.run(["/usr/bin/ssh", "-F", environment["SIMCLUSTER_SSH_CONFIG"]!, "node02", "ps", "-o", "pid=,ppid=,user=,comm=", "-p", String(pid)])
-        let cps = try Self.run(["\(Self.binaries)/cps", "-j", id, "-w", "node02", "--no-headers", "--no-host", "-o", "pid,ppid,user,comm", "-p", String(pid)])
-        #expect(ps.output.split(separator: " ", omittingEmptySubsequences: true) == cps.output.split(separator: " ", omittingEmptySubsequences: true))
-        // Outside the namespace nothing changed.
-        #expect(!FileManager.default.fileExists(atPath: "/proc/node02"))
+        defer { umount(mountpoint) }
+        let directory = "\(mountpoint)/work"
+        mkdir(directory, 0o755)
+        let outcome = try Spawned(["/bin/sh", "-c", "cd \(directory) && exec \(Self.binaries)/cluster-launch run -F \(cluster.sshConfig) -w node01 -- true"]).finish()
+        #expect(outcome.status == 255)
+        #expect(outcome.errors.contains("node01"), "\(outcome.errors)")
+        #expect(outcome.errors.contains(directory), "the missing directory is named: \(outcome.errors)")
     }
 
-    @Test func interruptLeavesNothingOnTheNodes() throws {
-        let environment = try Self.cluster.get()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(Self.binaries)/cluster-launch")
-        process.arguments = ["run", "-F", environment["SIMCLUSTER_SSH_CONFIG"]!, "-w", "node[01-04]", "--", "sh", "-c", "trap '' TERM; sleep 1000 & sleep 1001"]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let id = "\(process.processIdentifier)"
-        let started = Date().addingTimeInterval(30)
-        while Date() < started {
-            let cps = try Self.run(["\(Self.binaries)/cps", "-j", id, "--no-headers", "-o", "comm"])
-            if cps.output.split(separator: "\n").filter({ $0.hasSuffix("sleep") }).count >= 8 { break }
-            Thread.sleep(forTimeInterval: 0.1)
+    @Test func cpsAndTheNamespaceSeeTheJob() async throws {
+        let cluster = try await SimCluster.shared()
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-08]", count: 8, command: "sleep", ["sleep", "60"])
+        defer {
+            launcher.signal(SIGINT)
+            _ = launcher.finish()
         }
-        process.interrupt()
-        Thread.sleep(forTimeInterval: 0.2)
-        process.interrupt()
-        process.waitUntilExit()
+        let id = "\(launcher.pid)"
+        let rows = try await Spawned.run(["\(Self.binaries)/cps", "-j", id, "--no-headers", "-o", "pid,comm"])
+        let sleeps = rows.output.split(separator: "\n").filter { $0.hasSuffix(" sleep") }
+        #expect(sleeps.count == 8, "cps shows the job on every node: \(rows.output)")
+        // Only the family: no sshd in the default view.
+        #expect(!rows.output.contains("sshd"))
+        guard let row = sleeps.first(where: { $0.hasPrefix("node02") }) else { return }
+        let pid = String(row.split(separator: " ", omittingEmptySubsequences: true)[1])
+
+        // cps agrees with ps run on the node itself.
+        let columns = "pid,ppid,user,stat,comm,args"
+        let ps = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "ps", "-o", columns, "-p", pid, "--no-headers"])
+        let cps = try await Spawned.run(["\(Self.binaries)/cps", "-j", id, "-w", "node02", "--no-headers", "--no-host", "-o", columns, "-p", pid])
+        let words = { (text: String) in text.split(whereSeparator: \.isWhitespace) }
+        #expect(!words(cps.output).isEmpty)
+        #expect(words(cps.output) == words(ps.output))
+
+        // An unmodified cat inside the namespace reads node02's /proc.
+        let inside = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "cat", "/proc/node02/\(pid)/status"])
+        #expect(inside.status == 0, "\(inside.errors)")
+        let direct = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "cat", "/proc/\(pid)/status"])
+        let stable = { (text: String) in
+            text.split(separator: "\n").filter { ["Name:", "Pid:", "PPid:", "Uid:", "Gid:"].contains(where: $0.hasPrefix) }
+        }
+        #expect(stable(inside.output).count == 5)
+        #expect(stable(inside.output) == stable(direct.output))
+        // node03's directory lists node03's PIDs, not this machine's.
+        let listing = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "ls", "/proc/node03"])
+        let pids = listing.output.split(separator: "\n").compactMap { Int($0) }
+        #expect(pids.contains(1))
+        #expect(!pids.contains(Int(getpid())) || pids.count < 50, "a node's table is small and its own")
+        // Outside, nothing changed.
+        #expect(access("/proc/node02", F_OK) != 0)
+    }
+
+    @Test func aDeadNodeIsReportedAndTheOthersFinish() async throws {
+        let cluster = try await SimCluster.shared()
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-03]", count: 3, command: "sleep", ["sh", "-c", "sleep 3; echo finished"])
+        // Kill node02's sshd and everything under it (its whole namespace).
+        let sshd = try cluster.sshdPID(of: "node02")
+        let cps = try await Spawned.run(["\(Self.binaries)/cps", "-j", "\(launcher.pid)", "--timeout", "2"])
+        #expect(cps.status == 0, "before the kill every node answers: \(cps.output)")
+        kill(sshd, SIGKILL)
+        let outcome = launcher.finish()
+        #expect(outcome.status == 255)
+        #expect(outcome.errors.contains("node02"))
+        // The cluster's node02 is gone now; bring it back for the other tests.
+        _ = try await SimCluster.run([SimCluster.script, "up", "\(SimCluster.nodeCount)"], environment: ["SIMCLUSTER_DIR": cluster.directory])
+    }
+
+    @Test func interruptLeavesNothingOnTheNodes() async throws {
+        let cluster = try await SimCluster.shared()
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-04]", count: 8, command: "sleep", ["sh", "-c", "trap '' TERM INT; sleep 1000 & sleep 1001"])
+        launcher.signal(SIGINT)
+        try await Task.sleep(for: .milliseconds(100))
+        launcher.signal(SIGINT)
+        let outcome = launcher.finish()
+        #expect(outcome.status != 0)
         for n in 1...4 {
-            let deadline = Date().addingTimeInterval(5)
             var remaining = ""
+            let deadline = ContinuousClock.now + .seconds(5)
             repeat {
-                let ps = try Self.run(["/usr/bin/ssh", "-F", environment["SIMCLUSTER_SSH_CONFIG"]!, "node0\(n)", "ps", "-e", "-o", "args="])
+                let ps = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node0\(n)", "ps", "-e", "-o", "args="])
                 remaining = ps.output.split(separator: "\n").filter { $0.contains("sleep 100") }.joined(separator: ",")
                 if remaining.isEmpty { break }
-                Thread.sleep(forTimeInterval: 0.1)
-            } while Date() < deadline
+                try await Task.sleep(for: .milliseconds(100))
+            } while ContinuousClock.now < deadline
             #expect(remaining.isEmpty, "node0\(n) still runs \(remaining)")
         }
     }
