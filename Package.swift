@@ -25,20 +25,30 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // What runs on a node: ProcFS and the job supervisor. It links neither libssh nor
+        // libfuse, so procsrv (built with a static Swift runtime) runs on nodes that lack them.
+        .target(
+            name: "ClusterProcNode",
+            dependencies: [
+                "NineP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         // Everything cluster-specific: host lists, ProcFS, jobs, SSH launch, namespace, status.
         .target(
             name: "ClusterProc",
             dependencies: [
-                "NineP", "CLibSSH", "CFuse3",
+                "NineP", "ClusterProcNode", "CLibSSH", "CFuse3",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
             name: "procsrv",
-            dependencies: ["ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ClusterProcNode", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
@@ -54,18 +64,18 @@ let package = Package(
         // Benchmarks print figures; they never assert timing.
         .executableTarget(
             name: "cluster-proc-bench",
-            dependencies: ["NineP", "ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["NineP", "ClusterProc", "ClusterProcNode", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/bench"
         ),
         // Small processes and probes the tests start as real subprocesses; not a product.
         .executableTarget(
             name: "cluster-proc-testtool",
-            dependencies: ["ClusterProc", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["ClusterProc", "ClusterProcNode", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/Tools/testtool"
         ),
         .testTarget(name: "NinePTests", dependencies: ["NineP"]),
-        .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "NineP"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "NineP"]),
+        .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP"]),
     ],
     swiftLanguageModes: [.v6]
 )

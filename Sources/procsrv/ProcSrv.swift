@@ -1,5 +1,5 @@
 import ArgumentParser
-import ClusterProc
+import ClusterProcNode
 import Logging
 import NineP
 

@@ -1,6 +1,6 @@
 import Glibc
 import Testing
-@testable import ClusterProc
+@testable import ClusterProcNode
 
 @Suite struct JobFamilyTests {
     @Test func familyHoldsTheRootAndItsDescendants() throws {

@@ -1,7 +1,7 @@
 import Glibc
 import Logging
 import Testing
-@testable import ClusterProc
+@testable import ClusterProcNode
 
 // MARK: - Support shared by the Job*Tests files
 

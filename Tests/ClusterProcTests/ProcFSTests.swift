@@ -1,4 +1,4 @@
-import ClusterProc
+import ClusterProcNode
 import Foundation
 import Glibc
 import NineP
