@@ -42,7 +42,10 @@ public protocol FileSystem: Sendable {
     /// File system statistics, as statfs(2).
     func statistics(of node: Node, context: RequestContext) throws -> Rstatfs
 
-    /// Called when a fid that stood for `node` is clunked or the connection ends.
+    /// Called exactly once for every node that attach, walk or create returned, when no fid
+    /// stands for it any more (clunked, replaced, or the connection ended). A clone walk
+    /// (Twalk with no names) makes a second fid stand for the same node, without a call to
+    /// walk, so a node that owns something (a remote fid) is never released twice.
     func release(_ node: Node)
 
     /// An authentication file for Tauth; the default answers that no authentication is needed

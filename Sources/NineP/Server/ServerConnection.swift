@@ -68,6 +68,10 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         stream.close()
     }
 
+    /// The fids the connection holds now (at most ``ServerConfiguration/maxFids``), for
+    /// monitoring and tests.
+    public var fidCount: Int { shared.withLock { $0.fids.count } }
+
     /// Blocks until the connection has closed and released everything.
     public func waitUntilClosed(deadline: ContinuousClock.Instant? = nil) -> Bool {
         shared.wait(until: { $0.finished }, deadline: deadline) { _ in true } ?? false
@@ -82,8 +86,26 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         var ended = false
     }
 
+    /// A node the file system handed out (by attach, walk or create), released exactly once,
+    /// when the last fid standing for it goes: a clone walk (Twalk with no names) makes two
+    /// fids stand for one node, and a file system whose nodes own something (a remote fid)
+    /// must not see that node released twice.
+    private final class HeldNode: Sendable {
+        let node: FS.Node
+        private let fileSystem: FS
+
+        init(_ node: FS.Node, _ fileSystem: FS) {
+            self.node = node
+            self.fileSystem = fileSystem
+        }
+
+        deinit {
+            fileSystem.release(node)
+        }
+    }
+
     private enum FidKind {
-        case node(FS.Node)
+        case node(HeldNode)
         case auth(any AuthenticationFile)
     }
 
@@ -292,11 +314,11 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             open.close()
         }
         switch entry.kind {
-        case .node(let node):
+        case .node(let held):
+            // The node itself is released when its last fid is gone (see HeldNode).
             if entry.removeOnClose {
-                try? fileSystem.remove(node, context: RequestContext(user: entry.user))
+                try? fileSystem.remove(held.node, context: RequestContext(user: entry.user))
             }
-            fileSystem.release(node)
         case .auth(let file):
             file.close()
         }
@@ -431,10 +453,10 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
     private func node(_ fid: UInt32) throws -> (FS.Node, FidEntry) {
         let entry = try entry(fid)
-        guard case .node(let node) = entry.kind else {
+        guard case .node(let held) = entry.kind else {
             throw NinePError(.badFileDescriptor, "fid \(fid) is an authentication fid")
         }
-        return (node, entry)
+        return (held.node, entry)
     }
 
     private func openFile(_ fid: UInt32) throws -> (any OpenFile, FidEntry) {
@@ -509,20 +531,16 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 }
                 guard file.user == m.uname else { throw NinePError(.permissionDenied, "authenticated as \(file.user), not \(m.uname)") }
             }
-            let root = try fileSystem.attach(attach, context: context(request, nil))
-            do {
-                try store(FidEntry(kind: .node(root), user: attach, name: "/"), as: m.fid)
-            } catch {
-                fileSystem.release(root)
-                throw error
-            }
-            return .rattach(Rattach(qid: fileSystem.qid(of: root)))
+            let root = HeldNode(try fileSystem.attach(attach, context: context(request, nil)), fileSystem)
+            try store(FidEntry(kind: .node(root), user: attach, name: "/"), as: m.fid)
+            return .rattach(Rattach(qid: fileSystem.qid(of: root.node)))
 
         case .twalk(let m):
             guard m.wnames.count <= Twalk.maxNames else {
                 throw NinePError(.invalidArgument, "walk of \(m.wnames.count) names (at most \(Twalk.maxNames))")
             }
             let (start, entry) = try node(m.fid)
+            guard case .node(let startHeld) = entry.kind else { throw NinePError(.badFileDescriptor) }
             if m.newfid == m.fid && entry.open != nil { throw NinePError(.badFileDescriptor, "cannot walk open fid \(m.fid) in place") }
             if m.newfid != m.fid, shared.withLock({ $0.fids[m.newfid] != nil }) {
                 throw NinePError(.badFileDescriptor, "fid \(m.newfid) is already in use")
@@ -535,18 +553,11 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 return .rwalk(Rwalk(qids: qids))
             }
             for node in nodes.dropLast() { fileSystem.release(node) }
-            let target = nodes.last ?? start
+            // A clone shares the node; a walk holds the node it reached (released if the
+            // store fails).
+            let target = nodes.last.map { HeldNode($0, fileSystem) } ?? startHeld
             let walked = FidEntry(kind: .node(target), user: entry.user, name: m.wnames.last ?? entry.name)
-            if m.newfid == m.fid {
-                try store(walked, as: m.fid, replacing: true)
-            } else {
-                do {
-                    try store(walked, as: m.newfid)
-                } catch {
-                    if !nodes.isEmpty { fileSystem.release(target) }
-                    throw error
-                }
-            }
+            try store(walked, as: m.newfid, replacing: m.newfid == m.fid)
             return .rwalk(Rwalk(qids: qids))
 
         case .topen(let m):
@@ -608,8 +619,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         case .tremove(let m):
             let entry = try removeFid(m.fid)
             defer { release(entry) }
-            guard case .node(let node) = entry.kind else { throw NinePError(.badFileDescriptor) }
-            try fileSystem.remove(node, context: context(request, entry))
+            guard case .node(let held) = entry.kind else { throw NinePError(.badFileDescriptor) }
+            try fileSystem.remove(held.node, context: context(request, entry))
             return .rremove(Rremove())
 
         case .tstat(let m):
@@ -675,7 +686,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             let (directory, entry) = try node(m.fid)
             guard entry.open == nil else { throw NinePError(.badFileDescriptor, "fid \(m.fid) is open") }
             let (created, file) = try fileSystem.create(in: directory, name: m.name, flags: m.flags, mode: m.mode, gid: m.gid, context: context(request, entry))
-            try store(FidEntry(kind: .node(created), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
+            try store(FidEntry(kind: .node(HeldNode(created, fileSystem)), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
             return .rlcreate(Rlcreate(qid: fileSystem.qid(of: created), iounit: file.iounit))
 
         case .tcreate(let m):
@@ -688,14 +699,14 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 _ = try fileSystem.makeSymlink(in: directory, name: m.name, target: m.ext, gid: ~0, context: context)
             }
             if m.perm & (DirMode.directory | DirMode.symlink) != 0 {
-                let created = try fileSystem.walk(from: directory, name: m.name, context: context)
-                let file = try fileSystem.open(created, flags: LinuxOpenFlags.readOnly, context: context)
+                let created = HeldNode(try fileSystem.walk(from: directory, name: m.name, context: context), fileSystem)
+                let file = try fileSystem.open(created.node, flags: LinuxOpenFlags.readOnly, context: context)
                 try store(FidEntry(kind: .node(created), user: entry.user, name: m.name, open: file, isDirectory: m.perm & DirMode.directory != 0), as: m.fid, replacing: true)
-                return .rcreate(Rcreate(qid: fileSystem.qid(of: created), iounit: file.iounit))
+                return .rcreate(Rcreate(qid: fileSystem.qid(of: created.node), iounit: file.iounit))
             }
             let flags = UInt32(m.mode & 3) | LinuxOpenFlags.create | (m.mode & OpenMode.truncate != 0 ? LinuxOpenFlags.truncate : 0)
             let (created, file) = try fileSystem.create(in: directory, name: m.name, flags: flags, mode: m.perm & 0o777 | LinuxMode.regular, gid: ~0, context: context)
-            try store(FidEntry(kind: .node(created), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
+            try store(FidEntry(kind: .node(HeldNode(created, fileSystem)), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
             return .rcreate(Rcreate(qid: fileSystem.qid(of: created), iounit: file.iounit))
 
         case .tsymlink(let m):
@@ -812,7 +823,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     /// 9P2000 and .u read a directory as packed stat records; an offset must be 0 or where the
     /// previous read ended.
     private func readDirectoryStats(_ fid: UInt32, _ entry: FidEntry, _ file: any OpenFile, offset: UInt64, count: Int, _ request: Request) throws -> [UInt8] {
-        guard case .node(let directory) = entry.kind else { throw NinePError(.badFileDescriptor) }
+        guard case .node(let held) = entry.kind else { throw NinePError(.badFileDescriptor) }
+        let directory = held.node
         var cursor = entry.cursor
         if offset == 0 {
             cursor = DirectoryCursor(items: try file.readDirectory(context: context(request, entry)))
