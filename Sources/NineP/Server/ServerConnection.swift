@@ -33,6 +33,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     private let reader: ConditionLock<ReaderState>
     private let shared: ConditionLock<SharedState>
     private let writer = Mutex<Void>(())
+    /// Idle threads a connection keeps waiting for requests before one retires.
+    private let idleThreadsKept: Int
 
     /// Serves `stream` on threads of its own until it closes.
     /// - Parameters:
@@ -59,6 +61,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         self.stream = stream
         self.configuration = configuration
         self.onClose = onClose
+        self.idleThreadsKept = configuration.maxThreads
         self.reader = ConditionLock(ReaderState(decoder: FrameDecoder(maxSize: configuration.maxMessageSize)))
         self.shared = ConditionLock(SharedState(msize: configuration.maxMessageSize))
     }
@@ -132,12 +135,19 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         var replying = false
     }
 
+    /// A request waiting for, or using, a fid. Requests that only look at a fid (Tgetattr,
+    /// the source of a Twalk to another fid) share it; the others have it to themselves.
+    private struct FidUse {
+        var sequence: UInt64
+        var sharing: Bool
+    }
+
     private struct SharedState {
         var dialect: Dialect?
         var msize: UInt32
         var fids: [UInt32: FidEntry] = [:]
         var inFlight: [UInt16: InFlight] = [:]
-        var fidQueues: [UInt32: [UInt64]] = [:]
+        var fidQueues: [UInt32: [FidUse]] = [:]
         var threads = 0
         var idle = 0
         var closed = false
@@ -149,6 +159,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         var sequence: UInt64
         var message: Result<Message, NinePError>
         var fids: [UInt32]
+        /// The fids among `fids` this request only looks at.
+        var sharedFids: [UInt32]
         var context: RequestContext
         var dialect: Dialect
         var msize: UInt32
@@ -185,8 +197,12 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 }
             }
             handle(request)
-            let surplus = shared.withLock(notify: true) { state -> Bool in
-                guard state.idle >= 2 else { return false }
+            // A connection keeps the threads it grew (at most maxThreads, idle ones asleep on
+            // the reader lock) until it closes, except beyond idleThreadsKept: retiring at the
+            // second idle thread made a busy connection start a thread for every other
+            // request, and any lower bound still churned under 32 requests in flight.
+            let surplus = shared.withLock { state -> Bool in
+                guard state.idle > idleThreadsKept else { return false }
                 state.threads -= 1
                 return true
             }
@@ -231,6 +247,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 message = .failure(NinePError(.unknownMessageType, errno: .notSupported, "\(name) is not part of \(dialect.versionString)"))
             }
             let fids = (try? message.get()).map(Self.fidsTouched) ?? []
+            let sharedFids = (try? message.get()).map(Self.fidsOnlyLookedAt) ?? []
             let sequence = state.sequence
             // A client may reuse a tag as soon as its reply arrives, which can be before the
             // replying thread has retired it: wait for that rather than call it a reuse.
@@ -239,7 +256,9 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 guard shared.inFlight[frame.tag] == nil else { return nil }
                 let context = RequestContext(user: nil)
                 shared.inFlight[frame.tag] = InFlight(sequence: sequence, context: context)
-                for fid in fids { shared.fidQueues[fid, default: []].append(sequence) }
+                for fid in fids {
+                    shared.fidQueues[fid, default: []].append(FidUse(sequence: sequence, sharing: sharedFids.contains(fid)))
+                }
                 return context
             }
             guard let context = registered else {
@@ -248,7 +267,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 continue
             }
             return Request(
-                tag: frame.tag, sequence: sequence, message: message, fids: fids, context: context,
+                tag: frame.tag, sequence: sequence, message: message, fids: fids, sharedFids: sharedFids, context: context,
                 dialect: dialect, msize: msize)
         }
         shared.withLock { $0.closed = true }
@@ -368,8 +387,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
     private func handle(_ request: Request) {
         let ready = shared.wait(until: { state in
-            request.context.isCancelled
-                || request.fids.allSatisfy { state.fidQueues[$0]?.first == request.sequence }
+            request.context.isCancelled || request.fids.allSatisfy { Self.mayRun(request, on: $0, state) }
         }) { _ in !request.context.isCancelled } ?? false
 
         var reply: Result<Message, any Error>
@@ -385,7 +403,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
         let shouldReply = shared.withLock(notify: true) { state -> Bool in
             for fid in request.fids {
-                state.fidQueues[fid]?.removeAll { $0 == request.sequence }
+                state.fidQueues[fid]?.removeAll { $0.sequence == request.sequence }
                 if state.fidQueues[fid]?.isEmpty == true { state.fidQueues[fid] = nil }
             }
             guard var flight = state.inFlight[request.tag], flight.sequence == request.sequence else { return false }
@@ -405,6 +423,34 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             shared.withLock(notify: true) { state in
                 if state.inFlight[request.tag]?.sequence == request.sequence { state.inFlight[request.tag] = nil }
             }
+        }
+    }
+
+    /// Whether `request` may use `fid` now: it is first in the fid's queue, or it only looks at
+    /// the fid and so does every request before it. Pipelined requests that change a fid
+    /// (walk to it, open, clunk) thus run in order, while many Tgetattr or walks from one root
+    /// fid run at once instead of one after another.
+    private static func mayRun(_ request: Request, on fid: UInt32, _ state: SharedState) -> Bool {
+        guard let queue = state.fidQueues[fid], let first = queue.first else { return true }
+        if first.sequence == request.sequence { return true }
+        guard request.sharedFids.contains(fid) else { return false }
+        for use in queue {
+            if use.sequence == request.sequence { return true }
+            if !use.sharing { return false }
+        }
+        return false
+    }
+
+    /// The fids a request only looks at, never changes (nor the state of an open fid).
+    private static func fidsOnlyLookedAt(_ message: Message) -> [UInt32] {
+        switch message {
+        case .tgetattr(let m): [m.fid]
+        case .tstat(let m): [m.fid]
+        case .treadlink(let m): [m.fid]
+        case .tstatfs(let m): [m.fid]
+        case .twalk(let m): m.fid == m.newfid ? [] : [m.fid]
+        case .txattrwalk(let m): m.fid == m.newfid ? [] : [m.fid]
+        default: []
         }
     }
 
