@@ -194,8 +194,9 @@ extension NinePClient {
     }
 
     /// Reads a whole file by path from `root` in one round trip for a small file: walk,
-    /// open and the first read are sent back to back (the server runs requests on one fid in
-    /// order), then the fid is clunked without waiting.
+    /// open and the first read are sent back to back (our server runs requests on one fid in
+    /// order; with a server that does not, a failed open or read is repeated after the walk),
+    /// then the fid is clunked without waiting.
     public func readFile(_ root: RemoteFid, path: [String], deadline: ContinuousClock.Instant? = nil) async throws(NinePError) -> [UInt8] {
         if path.count > Twalk.maxNames {
             let fid = try await walk(root, path, deadline: deadline)
@@ -219,11 +220,22 @@ extension NinePClient {
             throw NinePError(.noSuchFileOrDirectory, "\(path.joined(separator: "/")): No such file or directory")
         }
         defer { clunkInBackground(fid) }
-        if case .failure(let error) = openResult { throw error }
-        guard case .rread(let reply) = try readResult.get() else { throw NinePError.violation("unexpected answer to Tread") }
+        let walked = RemoteFid(number: fid, qid: walk.qids.last ?? root.qid)
+        // 9P promises no order between requests in flight, and some servers (diod) run them
+        // concurrently: the open or the read may have run before the walk made the fid. Once
+        // the walk is answered, a failed open or read is tried again in order; its error then
+        // is the real one.
+        if case .failure = openResult {
+            try await open(walked, deadline: deadline)
+            return try await readAll(walked, deadline: deadline)
+        }
+        guard case .success(.rread(let reply)) = readResult else {
+            if case .success = readResult { throw NinePError.violation("unexpected answer to Tread") }
+            return try await readAll(walked, deadline: deadline)
+        }
         var data = reply.data
         if data.count > 0 {
-            data += try await readAll(RemoteFid(number: fid, qid: walk.qids.last ?? root.qid), from: UInt64(data.count), deadline: deadline)
+            data += try await readAll(walked, from: UInt64(data.count), deadline: deadline)
         }
         return data
     }

@@ -42,10 +42,14 @@ public protocol FileSystem: Sendable {
     /// File system statistics, as statfs(2).
     func statistics(of node: Node, context: RequestContext) throws -> Rstatfs
 
-    /// Called when a fid that stood for `node` is clunked or the connection ends.
+    /// Called exactly once for every node that attach, walk or create returned, when no fid
+    /// stands for it any more (clunked, replaced, or the connection ended). A clone walk
+    /// (Twalk with no names) makes a second fid stand for the same node, without a call to
+    /// walk, so a node that owns something (a remote fid) is never released twice.
     func release(_ node: Node)
 
-    /// An authentication file for Tauth; the default answers that no authentication is needed.
+    /// An authentication file for Tauth; the default answers that no authentication is needed
+    /// (errno `ENOENT`, text "authentication not required", as diod does).
     func authenticate(_ request: AttachRequest, context: RequestContext) throws -> any AuthenticationFile
 
     /// Whether Tattach may name no authentication fid. Default true.
@@ -210,7 +214,9 @@ extension FileSystem {
     public func release(_ node: Node) {}
 
     public func authenticate(_ request: AttachRequest, context: RequestContext) throws -> any AuthenticationFile {
-        throw NinePError(.notSupported, "authentication not required")
+        // Plan 9 clients look for this text; diod's clients (libnpclient) take only ENOENT
+        // (or no errno) in Rlerror to mean "go on and attach without an afid", as diod answers.
+        throw NinePError(.noSuchFileOrDirectory, "authentication not required")
     }
 
     public var allowsUnauthenticatedAttach: Bool { true }

@@ -33,6 +33,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     private let reader: ConditionLock<ReaderState>
     private let shared: ConditionLock<SharedState>
     private let writer = Mutex<Void>(())
+    /// Idle threads a connection keeps waiting for requests before one retires.
+    private let idleThreadsKept: Int
 
     /// Serves `stream` on threads of its own until it closes.
     /// - Parameters:
@@ -59,6 +61,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         self.stream = stream
         self.configuration = configuration
         self.onClose = onClose
+        self.idleThreadsKept = configuration.maxThreads
         self.reader = ConditionLock(ReaderState(decoder: FrameDecoder(maxSize: configuration.maxMessageSize)))
         self.shared = ConditionLock(SharedState(msize: configuration.maxMessageSize))
     }
@@ -67,6 +70,10 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     public func close() {
         stream.close()
     }
+
+    /// The fids the connection holds now (at most ``ServerConfiguration/maxFids``), for
+    /// monitoring and tests.
+    public var fidCount: Int { shared.withLock { $0.fids.count } }
 
     /// Blocks until the connection has closed and released everything.
     public func waitUntilClosed(deadline: ContinuousClock.Instant? = nil) -> Bool {
@@ -82,8 +89,26 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         var ended = false
     }
 
+    /// A node the file system handed out (by attach, walk or create), released exactly once,
+    /// when the last fid standing for it goes: a clone walk (Twalk with no names) makes two
+    /// fids stand for one node, and a file system whose nodes own something (a remote fid)
+    /// must not see that node released twice.
+    private final class HeldNode: Sendable {
+        let node: FS.Node
+        private let fileSystem: FS
+
+        init(_ node: FS.Node, _ fileSystem: FS) {
+            self.node = node
+            self.fileSystem = fileSystem
+        }
+
+        deinit {
+            fileSystem.release(node)
+        }
+    }
+
     private enum FidKind {
-        case node(FS.Node)
+        case node(HeldNode)
         case auth(any AuthenticationFile)
     }
 
@@ -110,12 +135,19 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         var replying = false
     }
 
+    /// A request waiting for, or using, a fid. Requests that only look at a fid (Tgetattr,
+    /// the source of a Twalk to another fid) share it; the others have it to themselves.
+    private struct FidUse {
+        var sequence: UInt64
+        var sharing: Bool
+    }
+
     private struct SharedState {
         var dialect: Dialect?
         var msize: UInt32
         var fids: [UInt32: FidEntry] = [:]
         var inFlight: [UInt16: InFlight] = [:]
-        var fidQueues: [UInt32: [UInt64]] = [:]
+        var fidQueues: [UInt32: [FidUse]] = [:]
         var threads = 0
         var idle = 0
         var closed = false
@@ -127,6 +159,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         var sequence: UInt64
         var message: Result<Message, NinePError>
         var fids: [UInt32]
+        /// The fids among `fids` this request only looks at.
+        var sharedFids: [UInt32]
         var context: RequestContext
         var dialect: Dialect
         var msize: UInt32
@@ -163,8 +197,12 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 }
             }
             handle(request)
-            let surplus = shared.withLock(notify: true) { state -> Bool in
-                guard state.idle >= 2 else { return false }
+            // A connection keeps the threads it grew (at most maxThreads, idle ones asleep on
+            // the reader lock) until it closes, except beyond idleThreadsKept: retiring at the
+            // second idle thread made a busy connection start a thread for every other
+            // request, and any lower bound still churned under 32 requests in flight.
+            let surplus = shared.withLock { state -> Bool in
+                guard state.idle > idleThreadsKept else { return false }
                 state.threads -= 1
                 return true
             }
@@ -209,6 +247,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 message = .failure(NinePError(.unknownMessageType, errno: .notSupported, "\(name) is not part of \(dialect.versionString)"))
             }
             let fids = (try? message.get()).map(Self.fidsTouched) ?? []
+            let sharedFids = (try? message.get()).map(Self.fidsOnlyLookedAt) ?? []
             let sequence = state.sequence
             // A client may reuse a tag as soon as its reply arrives, which can be before the
             // replying thread has retired it: wait for that rather than call it a reuse.
@@ -217,7 +256,9 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 guard shared.inFlight[frame.tag] == nil else { return nil }
                 let context = RequestContext(user: nil)
                 shared.inFlight[frame.tag] = InFlight(sequence: sequence, context: context)
-                for fid in fids { shared.fidQueues[fid, default: []].append(sequence) }
+                for fid in fids {
+                    shared.fidQueues[fid, default: []].append(FidUse(sequence: sequence, sharing: sharedFids.contains(fid)))
+                }
                 return context
             }
             guard let context = registered else {
@@ -226,7 +267,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 continue
             }
             return Request(
-                tag: frame.tag, sequence: sequence, message: message, fids: fids, context: context,
+                tag: frame.tag, sequence: sequence, message: message, fids: fids, sharedFids: sharedFids, context: context,
                 dialect: dialect, msize: msize)
         }
         shared.withLock { $0.closed = true }
@@ -292,11 +333,11 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             open.close()
         }
         switch entry.kind {
-        case .node(let node):
+        case .node(let held):
+            // The node itself is released when its last fid is gone (see HeldNode).
             if entry.removeOnClose {
-                try? fileSystem.remove(node, context: RequestContext(user: entry.user))
+                try? fileSystem.remove(held.node, context: RequestContext(user: entry.user))
             }
-            fileSystem.release(node)
         case .auth(let file):
             file.close()
         }
@@ -346,8 +387,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
     private func handle(_ request: Request) {
         let ready = shared.wait(until: { state in
-            request.context.isCancelled
-                || request.fids.allSatisfy { state.fidQueues[$0]?.first == request.sequence }
+            request.context.isCancelled || request.fids.allSatisfy { Self.mayRun(request, on: $0, state) }
         }) { _ in !request.context.isCancelled } ?? false
 
         var reply: Result<Message, any Error>
@@ -363,7 +403,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
         let shouldReply = shared.withLock(notify: true) { state -> Bool in
             for fid in request.fids {
-                state.fidQueues[fid]?.removeAll { $0 == request.sequence }
+                state.fidQueues[fid]?.removeAll { $0.sequence == request.sequence }
                 if state.fidQueues[fid]?.isEmpty == true { state.fidQueues[fid] = nil }
             }
             guard var flight = state.inFlight[request.tag], flight.sequence == request.sequence else { return false }
@@ -383,6 +423,34 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             shared.withLock(notify: true) { state in
                 if state.inFlight[request.tag]?.sequence == request.sequence { state.inFlight[request.tag] = nil }
             }
+        }
+    }
+
+    /// Whether `request` may use `fid` now: it is first in the fid's queue, or it only looks at
+    /// the fid and so does every request before it. Pipelined requests that change a fid
+    /// (walk to it, open, clunk) thus run in order, while many Tgetattr or walks from one root
+    /// fid run at once instead of one after another.
+    private static func mayRun(_ request: Request, on fid: UInt32, _ state: SharedState) -> Bool {
+        guard let queue = state.fidQueues[fid], let first = queue.first else { return true }
+        if first.sequence == request.sequence { return true }
+        guard request.sharedFids.contains(fid) else { return false }
+        for use in queue {
+            if use.sequence == request.sequence { return true }
+            if !use.sharing { return false }
+        }
+        return false
+    }
+
+    /// The fids a request only looks at, never changes (nor the state of an open fid).
+    private static func fidsOnlyLookedAt(_ message: Message) -> [UInt32] {
+        switch message {
+        case .tgetattr(let m): [m.fid]
+        case .tstat(let m): [m.fid]
+        case .treadlink(let m): [m.fid]
+        case .tstatfs(let m): [m.fid]
+        case .twalk(let m): m.fid == m.newfid ? [] : [m.fid]
+        case .txattrwalk(let m): m.fid == m.newfid ? [] : [m.fid]
+        default: []
         }
     }
 
@@ -431,10 +499,10 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
     private func node(_ fid: UInt32) throws -> (FS.Node, FidEntry) {
         let entry = try entry(fid)
-        guard case .node(let node) = entry.kind else {
+        guard case .node(let held) = entry.kind else {
             throw NinePError(.badFileDescriptor, "fid \(fid) is an authentication fid")
         }
-        return (node, entry)
+        return (held.node, entry)
     }
 
     private func openFile(_ fid: UInt32) throws -> (any OpenFile, FidEntry) {
@@ -509,20 +577,16 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 }
                 guard file.user == m.uname else { throw NinePError(.permissionDenied, "authenticated as \(file.user), not \(m.uname)") }
             }
-            let root = try fileSystem.attach(attach, context: context(request, nil))
-            do {
-                try store(FidEntry(kind: .node(root), user: attach, name: "/"), as: m.fid)
-            } catch {
-                fileSystem.release(root)
-                throw error
-            }
-            return .rattach(Rattach(qid: fileSystem.qid(of: root)))
+            let root = HeldNode(try fileSystem.attach(attach, context: context(request, nil)), fileSystem)
+            try store(FidEntry(kind: .node(root), user: attach, name: "/"), as: m.fid)
+            return .rattach(Rattach(qid: fileSystem.qid(of: root.node)))
 
         case .twalk(let m):
             guard m.wnames.count <= Twalk.maxNames else {
                 throw NinePError(.invalidArgument, "walk of \(m.wnames.count) names (at most \(Twalk.maxNames))")
             }
             let (start, entry) = try node(m.fid)
+            guard case .node(let startHeld) = entry.kind else { throw NinePError(.badFileDescriptor) }
             if m.newfid == m.fid && entry.open != nil { throw NinePError(.badFileDescriptor, "cannot walk open fid \(m.fid) in place") }
             if m.newfid != m.fid, shared.withLock({ $0.fids[m.newfid] != nil }) {
                 throw NinePError(.badFileDescriptor, "fid \(m.newfid) is already in use")
@@ -535,18 +599,11 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 return .rwalk(Rwalk(qids: qids))
             }
             for node in nodes.dropLast() { fileSystem.release(node) }
-            let target = nodes.last ?? start
+            // A clone shares the node; a walk holds the node it reached (released if the
+            // store fails).
+            let target = nodes.last.map { HeldNode($0, fileSystem) } ?? startHeld
             let walked = FidEntry(kind: .node(target), user: entry.user, name: m.wnames.last ?? entry.name)
-            if m.newfid == m.fid {
-                try store(walked, as: m.fid, replacing: true)
-            } else {
-                do {
-                    try store(walked, as: m.newfid)
-                } catch {
-                    if !nodes.isEmpty { fileSystem.release(target) }
-                    throw error
-                }
-            }
+            try store(walked, as: m.newfid, replacing: m.newfid == m.fid)
             return .rwalk(Rwalk(qids: qids))
 
         case .topen(let m):
@@ -608,8 +665,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         case .tremove(let m):
             let entry = try removeFid(m.fid)
             defer { release(entry) }
-            guard case .node(let node) = entry.kind else { throw NinePError(.badFileDescriptor) }
-            try fileSystem.remove(node, context: context(request, entry))
+            guard case .node(let held) = entry.kind else { throw NinePError(.badFileDescriptor) }
+            try fileSystem.remove(held.node, context: context(request, entry))
             return .rremove(Rremove())
 
         case .tstat(let m):
@@ -675,7 +732,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             let (directory, entry) = try node(m.fid)
             guard entry.open == nil else { throw NinePError(.badFileDescriptor, "fid \(m.fid) is open") }
             let (created, file) = try fileSystem.create(in: directory, name: m.name, flags: m.flags, mode: m.mode, gid: m.gid, context: context(request, entry))
-            try store(FidEntry(kind: .node(created), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
+            try store(FidEntry(kind: .node(HeldNode(created, fileSystem)), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
             return .rlcreate(Rlcreate(qid: fileSystem.qid(of: created), iounit: file.iounit))
 
         case .tcreate(let m):
@@ -688,14 +745,14 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 _ = try fileSystem.makeSymlink(in: directory, name: m.name, target: m.ext, gid: ~0, context: context)
             }
             if m.perm & (DirMode.directory | DirMode.symlink) != 0 {
-                let created = try fileSystem.walk(from: directory, name: m.name, context: context)
-                let file = try fileSystem.open(created, flags: LinuxOpenFlags.readOnly, context: context)
+                let created = HeldNode(try fileSystem.walk(from: directory, name: m.name, context: context), fileSystem)
+                let file = try fileSystem.open(created.node, flags: LinuxOpenFlags.readOnly, context: context)
                 try store(FidEntry(kind: .node(created), user: entry.user, name: m.name, open: file, isDirectory: m.perm & DirMode.directory != 0), as: m.fid, replacing: true)
-                return .rcreate(Rcreate(qid: fileSystem.qid(of: created), iounit: file.iounit))
+                return .rcreate(Rcreate(qid: fileSystem.qid(of: created.node), iounit: file.iounit))
             }
             let flags = UInt32(m.mode & 3) | LinuxOpenFlags.create | (m.mode & OpenMode.truncate != 0 ? LinuxOpenFlags.truncate : 0)
             let (created, file) = try fileSystem.create(in: directory, name: m.name, flags: flags, mode: m.perm & 0o777 | LinuxMode.regular, gid: ~0, context: context)
-            try store(FidEntry(kind: .node(created), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
+            try store(FidEntry(kind: .node(HeldNode(created, fileSystem)), user: entry.user, name: m.name, open: file), as: m.fid, replacing: true)
             return .rcreate(Rcreate(qid: fileSystem.qid(of: created), iounit: file.iounit))
 
         case .tsymlink(let m):
@@ -812,7 +869,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     /// 9P2000 and .u read a directory as packed stat records; an offset must be 0 or where the
     /// previous read ended.
     private func readDirectoryStats(_ fid: UInt32, _ entry: FidEntry, _ file: any OpenFile, offset: UInt64, count: Int, _ request: Request) throws -> [UInt8] {
-        guard case .node(let directory) = entry.kind else { throw NinePError(.badFileDescriptor) }
+        guard case .node(let held) = entry.kind else { throw NinePError(.badFileDescriptor) }
+        let directory = held.node
         var cursor = entry.cursor
         if offset == 0 {
             cursor = DirectoryCursor(items: try file.readDirectory(context: context(request, entry)))
