@@ -167,3 +167,58 @@ struct LaunchTests {
         }
     }
 }
+
+/// The same tools as an ordinary user: no root anywhere, a user namespace for the mount.
+@Suite(.serialized, .enabled(if: SimCluster.canRun, "\(SimCluster.whyNot)"))
+struct LaunchAsUserTests {
+    static func asUser(_ cluster: SimCluster, _ arguments: [String]) -> [String] {
+        ["/usr/sbin/runuser", "-u", cluster.user, "--", "/usr/bin/env", "HOME=/home/\(cluster.user)"] + arguments
+    }
+
+    @Test func anOrdinaryUserLaunchesSeesAndEntersTheFamily() async throws {
+        let cluster = try await SimCluster.shared()
+        // Distributions ship /dev/fuse 0666; this machine's is 0600.
+        #expect(chmod("/dev/fuse", 0o666) == 0)
+        let bin = LaunchTests.binaries
+        let quick = try await Spawned.run(Self.asUser(cluster, ["\(bin)/cluster-launch", "run", "-F", cluster.userSSHConfig, "-w", "node[01-02]", "--", "id", "-un"]))
+        #expect(quick.status == 0, "\(quick.errors)")
+        #expect(quick.output.contains("node01: \(cluster.user)\n"))
+        #expect(quick.output.contains("node02: \(cluster.user)\n"))
+
+        let launcher = try Spawned(Self.asUser(cluster, ["\(bin)/cluster-launch", "run", "-F", cluster.userSSHConfig, "-w", "node[01-04]", "--", "sleep", "60"]), discardOutput: true)
+        defer {
+            // runuser does not pass signals on: interrupt the launcher itself (its PID is the
+            // family's id), twice, to kill the job.
+            if let list = try? Spawned(Self.asUser(cluster, ["\(bin)/cluster-launch", "list"])).finish(),
+                let row = list.output.split(separator: "\n").first(where: { $0.contains("sleep 60") }),
+                let id = row.split(separator: " ").first.flatMap({ pid_t($0) })
+            {
+                kill(id, SIGINT)
+                usleep(100_000)
+                kill(id, SIGINT)
+            }
+            _ = launcher.finish()
+        }
+        var rows: [Substring] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let cps = try await Spawned.run(Self.asUser(cluster, ["\(bin)/cps", "--no-headers", "-o", "pid,user,comm"]))
+            rows = cps.output.split(separator: "\n").filter { $0.hasSuffix(" sleep") }
+            if rows.count == 4 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(rows.count == 4, "cps as \(cluster.user) sees the job on four nodes")
+        #expect(rows.allSatisfy { $0.contains(" \(cluster.user) ") })
+        guard let row = rows.first(where: { $0.hasPrefix("node03") }) else { return }
+        let pid = String(row.split(separator: " ", omittingEmptySubsequences: true)[1])
+        let inside = try await Spawned.run(Self.asUser(cluster, ["\(bin)/cluster-launch", "exec", "--", "sh", "-c", "id -un; grep ^Pid: /proc/node03/\(pid)/status; grep ^Pid: /proc/self/status"]))
+        #expect(inside.status == 0, "\(inside.errors)")
+        let lines = inside.output.split(separator: "\n")
+        #expect(lines.first.map(String.init) == cluster.user, "the user stays themselves inside")
+        #expect(lines.contains("Pid:\t\(pid)"))
+        #expect(lines.count == 3)
+        // Root sees no family of this user: the registry is per user.
+        let rootsView = try await Spawned.run(["\(bin)/cluster-launch", "list"])
+        #expect(!rootsView.output.contains("sleep 60"))
+    }
+}
