@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// cluster-launch, cps and the namespace on the simulated cluster's 8 real sshd nodes.
-@Suite(.serialized, .enabled(if: SimCluster.canRun, "\(SimCluster.whyNot)"))
+@Suite(.serialized, .enabled(if: SimCluster.canRun, "\(SimCluster.whyNot)"), .takesTurnsOnTheCluster)
 struct LaunchTests {
     /// Where `swift build` put the executables: beside the test bundle.
     static let binaries: String = {
@@ -146,6 +146,56 @@ struct LaunchTests {
         _ = try await SimCluster.run([SimCluster.script, "up", "\(SimCluster.nodeCount)"], environment: ["SIMCLUSTER_DIR": cluster.directory])
     }
 
+    @Test func aHungOrDeadNodeFailsOnlyItsOwnFiles() async throws {
+        let cluster = try await SimCluster.shared()
+        let launcher = try Spawned(["\(Self.binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "--timeout", "2", "-w", "node[01-03]", "--", "sleep", "60"], discardOutput: true)
+        defer {
+            launcher.signal(SIGINT)
+            launcher.signal(SIGINT)
+            _ = launcher.finish()
+        }
+        let id = "\(launcher.pid)"
+        let started = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < started {
+            let cps = try await Spawned.run(["\(Self.binaries)/cps", "-j", id, "--no-headers", "-o", "comm"])
+            if cps.output.split(separator: "\n").filter({ $0.hasSuffix(" sleep") }).count == 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let probe = "cat /proc/node02/1/status > /dev/null; echo node02=$?; head -1 /proc/node03/1/status"
+
+        // A hung node: every process of it stopped. Its files time out; node03 answers.
+        let sshd = try cluster.sshdPID(of: "node02")
+        let frozen = Self.processes(inNamespaceOf: sshd)
+        #expect(frozen.count >= 3, "sshd, its session and procsrv at least")
+        for pid in frozen { kill(pid, SIGSTOP) }
+        let hung = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "sh", "-c", probe])
+        for pid in frozen { kill(pid, SIGCONT) }
+        #expect(hung.output.contains("node02=1"), "\(hung.output) \(hung.errors)")
+        #expect(hung.errors.contains("timed out") || hung.errors.contains("Input/output error"), "\(hung.errors)")
+        #expect(hung.output.contains("Name:\tsshd"), "node03 still answers: \(hung.output)")
+
+        // A dead node: its namespace killed. Its files fail with EIO; cps shows it DOWN.
+        kill(sshd, SIGKILL)
+        let dead = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "sh", "-c", probe])
+        #expect(dead.output.contains("node02=1"))
+        #expect(dead.errors.contains("Input/output error") || dead.errors.contains("timed out"), "\(dead.errors)")
+        #expect(dead.output.contains("Name:\tsshd"))
+        let cps = try await Spawned.run(["\(Self.binaries)/cps", "-j", id, "--timeout", "2"])
+        #expect(cps.status == 1, "cps says some nodes were missing")
+        #expect(cps.output.split(separator: "\n").contains { $0.hasPrefix("node02") && $0.contains("DOWN") }, "\(cps.output)")
+        #expect(cps.output.contains("node03"))
+        _ = try await SimCluster.run([SimCluster.script, "up", "\(SimCluster.nodeCount)"], environment: ["SIMCLUSTER_DIR": cluster.directory])
+    }
+
+    /// Every process in the PID namespace of `pid` (a node's whole process table).
+    static func processes(inNamespaceOf pid: pid_t) -> [pid_t] {
+        let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid")) ?? "?"
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return all.compactMap { pid_t($0) }.filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/pid")) == target
+        }
+    }
+
     @Test func interruptLeavesNothingOnTheNodes() async throws {
         let cluster = try await SimCluster.shared()
         let launcher = try await Self.startJob(cluster, hosts: "node[01-04]", count: 8, command: "sleep", ["sh", "-c", "trap '' TERM INT; sleep 1000 & sleep 1001"])
@@ -169,7 +219,7 @@ struct LaunchTests {
 }
 
 /// The same tools as an ordinary user: no root anywhere, a user namespace for the mount.
-@Suite(.serialized, .enabled(if: SimCluster.canRun, "\(SimCluster.whyNot)"))
+@Suite(.serialized, .enabled(if: SimCluster.canRun, "\(SimCluster.whyNot)"), .takesTurnsOnTheCluster)
 struct LaunchAsUserTests {
     static func asUser(_ cluster: SimCluster, _ arguments: [String]) -> [String] {
         ["/usr/sbin/runuser", "-u", cluster.user, "--", "/usr/bin/env", "HOME=/home/\(cluster.user)"] + arguments

@@ -233,7 +233,7 @@ func procsrvRun(_ arguments: [String]) throws -> (status: Int32, output: String,
     }
 
     @Test func aBlockedReadEndsWhenFlushed() async throws {
-        let server = try ProcsrvProcess(["--stdio", "--", "sleep", "30"])
+        let server = try ProcsrvProcess(["--stdio", "--", "sleep", "600"])
         defer { server.kill() }
         let client = try server.connect()
         let job = try await client.attach(uname: "root", aname: "job")

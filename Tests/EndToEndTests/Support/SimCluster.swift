@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -189,4 +190,52 @@ func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
 struct SimClusterError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Tests on the shared cluster take turns: some of them stop or kill a node, which must not
+/// happen under another test's feet. Suites say so with `.takesTurnsOnTheCluster`.
+struct ClusterTurns: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        guard !test.isSuite else {
+            try await function()
+            return
+        }
+        await Turnstile.shared.enter()
+        do {
+            try await function()
+        } catch {
+            await Turnstile.shared.leave()
+            throw error
+        }
+        await Turnstile.shared.leave()
+    }
+
+    private actor Turnstile {
+        static let shared = Turnstile()
+        private var busy = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+
+        func enter() async {
+            guard busy else {
+                busy = true
+                return
+            }
+            await withCheckedContinuation { waiting.append($0) }
+        }
+
+        func leave() {
+            if waiting.isEmpty {
+                busy = false
+            } else {
+                waiting.removeFirst().resume()
+            }
+        }
+    }
+}
+
+extension Trait where Self == ClusterTurns {
+    /// The test runs alone on the shared cluster.
+    static var takesTurnsOnTheCluster: Self { ClusterTurns() }
 }
