@@ -25,7 +25,9 @@ import Testing
         #expect(members.count == 2)
         let clock = ContinuousClock()
         let elapsed = clock.measure { job.terminateFamily(grace: .seconds(1)) }
-        #expect(elapsed < .seconds(2))
+        // About 1 s on an idle machine (the grace, then SIGKILL); the bound only guards against
+        // a hang, since a loaded test machine stretches any timing.
+        #expect(elapsed < .seconds(15))
         #expect(job.exitStatus == .signaled(SIGTERM))
         #expect(members.allSatisfy { !$0.exists })
         let again = clock.measure { job.terminateFamily() }
@@ -58,7 +60,9 @@ import Testing
 
         let clock = ContinuousClock()
         let elapsed = clock.measure { job.terminateFamily(grace: .seconds(1)) }
-        #expect(elapsed < .seconds(2))
+        // About 1 s on an idle machine (the grace, then SIGKILL); the bound only guards against
+        // a hang, since a loaded test machine stretches any timing.
+        #expect(elapsed < .seconds(15))
 
         // Nothing of the recorded family remains anywhere in the process table, not even a zombie.
         let after = JobProcessTable.snapshot()

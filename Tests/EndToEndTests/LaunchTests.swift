@@ -143,7 +143,7 @@ struct LaunchTests {
         #expect(outcome.status == 255)
         #expect(outcome.errors.contains("node02"))
         // The cluster's node02 is gone now; bring it back for the other tests.
-        _ = try await SimCluster.run([SimCluster.script, "up", "\(SimCluster.nodeCount)"], environment: ["SIMCLUSTER_DIR": cluster.directory])
+        try await cluster.revive()
     }
 
     @Test func aHungOrDeadNodeFailsOnlyItsOwnFiles() async throws {
@@ -184,7 +184,7 @@ struct LaunchTests {
         #expect(cps.status == 1, "cps says some nodes were missing")
         #expect(cps.output.split(separator: "\n").contains { $0.hasPrefix("node02") && $0.contains("DOWN") }, "\(cps.output)")
         #expect(cps.output.contains("node03"))
-        _ = try await SimCluster.run([SimCluster.script, "up", "\(SimCluster.nodeCount)"], environment: ["SIMCLUSTER_DIR": cluster.directory])
+        try await cluster.revive()
     }
 
     /// Every process in the PID namespace of `pid` (a node's whole process table).

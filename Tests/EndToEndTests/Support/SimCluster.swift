@@ -37,6 +37,16 @@ struct SimCluster: Sendable {
     let knownHosts: String
     /// `node01`, `node02`, ….
     let nodes: [String]
+    /// The third octet of the nodes' loopback addresses.
+    let net: Int
+
+    /// Starts again the nodes a test killed (with the settings the cluster was made with).
+    func revive() async throws {
+        let (status, output) = try await SimCluster.run(
+            [SimCluster.script, "up", "\(SimCluster.nodeCount)", "--net", "\(net)", "--timeout", "120"],
+            environment: ["SIMCLUSTER_DIR": directory])
+        guard status == 0 else { throw SimClusterError("simcluster up (revive) failed (\(status)): \(output)") }
+    }
 
     /// The shared cluster, brought up on first use.
     static func shared() async throws -> SimCluster {
@@ -78,8 +88,10 @@ struct SimCluster: Sendable {
         // A third octet of our own, so that a developer's cluster (127.0.10.x) and other test
         // processes do not collide; simcluster refuses an address in use, so try a few.
         var failure = ""
+        var chosen = 0
         for attempt in 0..<3 {
             let net = 64 + Int((pid + pid_t(attempt) * 37) % 150)
+            chosen = net
             let (status, output) = try await run(
                 [script, "up", "\(nodeCount)", "--net", "\(net)", "--timeout", "120"],
                 environment: ["SIMCLUSTER_DIR": directory])
@@ -99,7 +111,7 @@ struct SimCluster: Sendable {
             directory: directory, sshConfig: "\(directory)/ssh_config.root",
             userSSHConfig: "\(directory)/ssh_config.\(user)", user: user,
             knownHosts: "\(directory)/known_hosts",
-            nodes: (1...nodeCount).map { String(format: "node%02d", $0) })
+            nodes: (1...nodeCount).map { String(format: "node%02d", $0) }, net: chosen)
     }
 
     private static let stateDirectoryForExit = Mutex<String?>(nil)
