@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func badLineIsNamedAndNothingRuns() throws {
-        let job = try startJob(["sleep", "30"])
+        let job = try startJob(["sleep", "600"])
         defer { job.terminateFamily() }
         let error = try #require(throws: JobError.self) { try job.controlCommand("interrupt\nsignal NOPE") }
         #expect(error.message == "ctl: unknown signal 'NOPE'")
@@ -66,7 +66,7 @@ import Testing
     }
 
     @Test func interruptEndsAJobLikeControlC() throws {
-        let job = try startJob(["sleep", "30"])
+        let job = try startJob(["sleep", "600"])
         try job.controlCommand("interrupt")
         #expect(job.wait(deadline: jobTestDeadline()) == .signaled(SIGINT))
     }

@@ -281,7 +281,7 @@ final class Sleeper: Sendable {
 
     init() throws {
         var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup("60"), nil]
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("sleep"), strdup("600"), nil]
         defer { argv.forEach { free($0) } }
         let result = argv.withUnsafeBufferPointer { posix_spawn(&pid, "/bin/sleep", nil, nil, $0.baseAddress!, environ) }
         guard result == 0 else { throw Errno(rawValue: result) }

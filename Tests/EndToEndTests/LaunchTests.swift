@@ -91,7 +91,7 @@ struct LaunchTests {
 
     @Test func cpsAndTheNamespaceSeeTheJob() async throws {
         let cluster = try await SimCluster.shared()
-        let launcher = try await Self.startJob(cluster, hosts: "node[01-08]", count: 8, command: "sleep", ["sleep", "60"])
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-08]", count: 8, command: "sleep", ["sleep", "600"])
         defer {
             launcher.signal(SIGINT)
             _ = launcher.finish()
@@ -135,7 +135,7 @@ struct LaunchTests {
         let cluster = try await SimCluster.shared()
         let launcher = try await Self.startJob(cluster, hosts: "node[01-03]", count: 3, command: "sleep", ["sh", "-c", "sleep 3; echo finished"])
         // Kill node02's sshd and everything under it (its whole namespace).
-        let sshd = try cluster.sshdPID(of: "node02")
+        let sshd = try await Self.sshd(cluster, "node02")
         let cps = try await Spawned.run(["\(Self.binaries)/cps", "-j", "\(launcher.pid)", "--timeout", "2"])
         #expect(cps.status == 0, "before the kill every node answers: \(cps.output)")
         kill(sshd, SIGKILL)
@@ -148,7 +148,8 @@ struct LaunchTests {
 
     @Test func aHungOrDeadNodeFailsOnlyItsOwnFiles() async throws {
         let cluster = try await SimCluster.shared()
-        let launcher = try Spawned(["\(Self.binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "--timeout", "2", "-w", "node[01-03]", "--", "sleep", "60"], discardOutput: true)
+        try await cluster.revive()
+        let launcher = try Spawned(["\(Self.binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "--timeout", "2", "-w", "node[01-03]", "--", "sleep", "600"], discardOutput: true)
         defer {
             launcher.signal(SIGINT)
             launcher.signal(SIGINT)
@@ -164,7 +165,7 @@ struct LaunchTests {
         let probe = "cat /proc/node02/1/status > /dev/null; echo node02=$?; head -1 /proc/node03/1/status"
 
         // A hung node: every process of it stopped. Its files time out; node03 answers.
-        let sshd = try cluster.sshdPID(of: "node02")
+        let sshd = try await Self.sshd(cluster, "node02")
         let frozen = Self.processes(inNamespaceOf: sshd)
         #expect(frozen.count >= 3, "sshd, its session and procsrv at least")
         for pid in frozen { kill(pid, SIGSTOP) }
@@ -185,6 +186,19 @@ struct LaunchTests {
         #expect(cps.output.split(separator: "\n").contains { $0.hasPrefix("node02") && $0.contains("DOWN") }, "\(cps.output)")
         #expect(cps.output.contains("node03"))
         try await cluster.revive()
+    }
+
+    /// A node's sshd, waiting (with a deadline) for a node that is being started again.
+    static func sshd(_ cluster: SimCluster, _ node: String) async throws -> pid_t {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                return try cluster.sshdPID(of: node)
+            } catch {
+                if ContinuousClock.now > deadline { throw error }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     /// Every process in the PID namespace of `pid` (a node's whole process table).
@@ -235,12 +249,12 @@ struct LaunchAsUserTests {
         #expect(quick.output.contains("node01: \(cluster.user)\n"))
         #expect(quick.output.contains("node02: \(cluster.user)\n"))
 
-        let launcher = try Spawned(Self.asUser(cluster, ["\(bin)/cluster-launch", "run", "-F", cluster.userSSHConfig, "-w", "node[01-04]", "--", "sleep", "60"]), discardOutput: true)
+        let launcher = try Spawned(Self.asUser(cluster, ["\(bin)/cluster-launch", "run", "-F", cluster.userSSHConfig, "-w", "node[01-04]", "--", "sleep", "600"]), discardOutput: true)
         defer {
             // runuser does not pass signals on: interrupt the launcher itself (its PID is the
             // family's id), twice, to kill the job.
             if let list = try? Spawned(Self.asUser(cluster, ["\(bin)/cluster-launch", "list"])).finish(),
-                let row = list.output.split(separator: "\n").first(where: { $0.contains("sleep 60") }),
+                let row = list.output.split(separator: "\n").first(where: { $0.contains("sleep 600") }),
                 let id = row.split(separator: " ").first.flatMap({ pid_t($0) })
             {
                 kill(id, SIGINT)
@@ -269,6 +283,6 @@ struct LaunchAsUserTests {
         #expect(lines.count == 3)
         // Root sees no family of this user: the registry is per user.
         let rootsView = try await Spawned.run(["\(bin)/cluster-launch", "list"])
-        #expect(!rootsView.output.contains("sleep 60"))
+        #expect(!rootsView.output.contains("sleep 600"))
     }
 }
