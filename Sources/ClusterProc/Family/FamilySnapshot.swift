@@ -61,7 +61,13 @@ public struct FamilySnapshot: Sendable {
         let user = Launcher.currentUser()
         let proc = try await client.attach(uname: user, aname: "", deadline: deadline)
         let job = try await client.attach(uname: user, aname: "job", deadline: deadline)
-        let nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], deadline: deadline), as: UTF8.self)
+        // Nodes still connecting are given until half the deadline to come up.
+        var nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], deadline: deadline), as: UTF8.self)
+        let patience = ContinuousClock.now + timeout / 2
+        while nodesFile.contains(" connecting\n"), ContinuousClock.now < patience {
+            try? await Task.sleep(for: .milliseconds(50))
+            nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], deadline: deadline), as: UTF8.self)
+        }
         var states: [(host: String, up: Bool, reason: String, since: Int?)] = []
         for line in nodesFile.split(separator: "\n") {
             let words = line.split(separator: " ", maxSplits: 3).map(String.init)
