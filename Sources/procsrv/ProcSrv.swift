@@ -28,8 +28,11 @@ struct ProcSrv: ParsableCommand {
 
             With --listen, procsrv serves /proc (no job) to every connection on unix:PATH \
             (socket mode 0600) or tcp:HOST:PORT (port 0 picks one; the bound address is printed \
-            on stderr). TCP beyond loopback needs authentication, which is not implemented, so \
-            such an address is refused.
+            on stderr). TCP beyond loopback needs --key FILE: a shared key of at least 32 random \
+            bytes (head -c 32 /dev/urandom > FILE; chmod 600 FILE), which every client must prove \
+            it holds through Tauth before it may attach (on any address once --key is given). \
+            The key file must be a regular file that neither group nor others may read or write. \
+            The traffic itself is not encrypted: see docs/auth.md.
             """)
 
     @Flag(name: .long, help: "Serve one connection on standard input and output.")
@@ -37,6 +40,9 @@ struct ProcSrv: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Listen on unix:PATH or tcp:HOST:PORT.", valueName: "address"))
     var listen: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --listen: a shared key file (mode 0600, at least 32 bytes) clients must authenticate with.", valueName: "file"))
+    var key: String?
 
     @Option(name: .long, help: ArgumentHelp("The job's working directory (default: the current one).", valueName: "dir"))
     var chdir: String?
@@ -54,6 +60,9 @@ struct ProcSrv: ParsableCommand {
         guard stdio != (listen != nil) else { throw ValidationError("give exactly one of --stdio and --listen") }
         if listen != nil && (!command.isEmpty || chdir != nil || !env.isEmpty) {
             throw ValidationError("a job (--, --chdir, --env) needs --stdio")
+        }
+        if key != nil && listen == nil {
+            throw ValidationError("--key applies to --listen (over --stdio, SSH authenticates)")
         }
         if command.isEmpty && (chdir != nil || !env.isEmpty) {
             throw ValidationError("--chdir and --env apply to a job: add -- COMMAND")
@@ -77,7 +86,8 @@ struct ProcSrv: ParsableCommand {
         do {
             if let listen {
                 let address = try NinePAddress(parsing: listen)
-                try ProcServer.listen(on: address, logger: logger) { bound in
+                let sharedKey = try key.map { path throws(AuthenticationError) in try SharedKey.load(path: path) }
+                try ProcServer.listen(on: address, key: sharedKey, logger: logger) { bound in
                     printError("procsrv: listening on \(bound)")
                 }
             }

@@ -84,23 +84,29 @@ public enum ProcServer {
     /// Listens on `address` and serves /proc to every connection (no job tree), until
     /// SIGTERM, SIGHUP or SIGINT.
     ///
-    /// TCP on an address that is not loopback needs authentication, which this server does
-    /// not implement yet: it refuses to start rather than export /proc to the network.
+    /// With `key`, every attach needs a ``SharedKeyAuthentication`` exchange first, on any
+    /// address (loopback and unix: too). Without it, TCP on an address that is not loopback
+    /// is refused: /proc is not exported to the network to whoever connects.
     /// - Parameters:
+    ///   - key: the shared key clients must prove they hold; nil for none.
     ///   - announce: called with the bound address (the port chosen when 0 was asked).
     /// - Throws: when the address is refused or cannot be bound.
-    public static func listen(on address: NinePAddress, logger: Logger, announce: (NinePAddress) -> Void) throws -> Never {
+    public static func listen(on address: NinePAddress, key: SharedKey? = nil, logger: Logger, announce: (NinePAddress) -> Void) throws -> Never {
         _ = signal(SIGPIPE, SIG_IGN)
         unblockTerminationSignals()
-        guard address.isLoopback else {
+        guard address.isLoopback || key != nil else {
             throw StartError(
-                "refusing to listen on \(address): TCP beyond loopback needs authentication (a shared-key challenge over Tauth), which procsrv does not implement; use --stdio over SSH or a loopback or unix: address")
+                "refusing to listen on \(address) without authentication: TCP beyond loopback needs --key FILE (a shared key of at least \(SharedKey.minimumLength) random bytes, mode 0600); or use --stdio over SSH, or a loopback or unix: address")
         }
         let fileSystem = try ProcFS(logger: logger)
         let listener = try NinePListener(address)
         var configuration = ServerConfiguration()
         configuration.logger = logger
-        try listener.serve(fileSystem, configuration: configuration)
+        if let key {
+            try serveAuthenticated(fileSystem, on: listener, key: key, configuration: configuration)
+        } else {
+            try listener.serve(fileSystem, configuration: configuration)
+        }
         announce(listener.address)
         let stopping = Mutex(false)
         try Job.onTerminationSignals(logger: logger) { signo in
@@ -114,6 +120,24 @@ public enum ProcServer {
             exit(0)
         }
         while true { pause() }
+    }
+
+    /// Accepts connections on a thread of its own and serves each through a
+    /// ``SharedKeyFileSystem`` of its own (the attempt limit is per connection), until the
+    /// listener is shut down.
+    /// - Throws: ``NinePError`` when the thread cannot be started.
+    public static func serveAuthenticated<FS: FileSystem>(
+        _ fileSystem: FS, on listener: NinePListener, key: SharedKey, configuration: ServerConfiguration
+    ) throws(NinePError) {
+        try startThread(name: "procsrv-accept") {
+            while let stream = try? listener.accept() {
+                do {
+                    try ServerConnection.serve(SharedKeyFileSystem(fileSystem, key: key, logger: configuration.logger), over: stream, configuration: configuration)
+                } catch {
+                    configuration.logger.warning("9P server: \(error)")
+                }
+            }
+        }
     }
 
     /// Unblocks the termination signals in this thread (and so in every thread it starts):
