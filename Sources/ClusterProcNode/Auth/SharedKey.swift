@@ -14,7 +14,11 @@ public struct SharedKey: Sendable {
     /// The most bytes a key file may have; a larger one is surely not a key.
     public static let maximumLength = 64 * 1024
 
-    let key: SymmetricKey
+    /// Kept as bytes: swift-crypto 3's SymmetricKey is not Sendable.
+    private let bytes: [UInt8]
+
+    /// The key for HMAC.
+    var key: SymmetricKey { SymmetricKey(data: bytes) }
 
     /// A key from its bytes.
     /// - Throws: ``AuthenticationError`` (`unusableKeyFile`) when there are fewer than
@@ -23,7 +27,7 @@ public struct SharedKey: Sendable {
         guard bytes.count >= Self.minimumLength else {
             throw AuthenticationError(.unusableKeyFile, "a key needs at least \(Self.minimumLength) bytes, this one has \(bytes.count)")
         }
-        key = SymmetricKey(data: bytes)
+        self.bytes = bytes
     }
 
     /// Reads a key file, as procsrv's `--key` does.

@@ -158,18 +158,19 @@ public enum SharedKeyAuthentication {
         return input
     }
 
-    /// Fresh random bytes from the kernel (getrandom(2), which blocks only until the pool is
-    /// first seeded at boot).
-    /// - Throws: `Errno` when getrandom fails.
+    /// Fresh random bytes from the kernel's generator (/dev/urandom; seeded at boot).
+    /// - Throws: `Errno` when /dev/urandom cannot be read.
     static func randomBytes(_ count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
+        guard count > 0 else { return bytes }
+        let random = try FileDescriptor.open("/dev/urandom", .readOnly, options: [.closeOnExec])
+        defer { try? random.close() }
         var filled = 0
         while filled < count {
-            let got = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress! + filled, count - filled, 0) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw Errno(rawValue: errno)
+            let got = try bytes.withUnsafeMutableBytes { buffer in
+                try random.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), retryOnInterrupt: true)
             }
+            guard got > 0 else { throw Errno.ioError }
             filled += got
         }
         return bytes
