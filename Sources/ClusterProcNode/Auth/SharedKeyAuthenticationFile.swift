@@ -50,11 +50,9 @@ public final class SharedKeyAuthenticationFile: AuthenticationFile {
     }
 
     public func write(offset: UInt64, data: [UInt8], context: RequestContext) throws -> Int {
-        let outcome = phase.withLock { phase -> Result<Void, NinePError> in
-            guard case .challenged = phase else {
-                if case .failed(let reason) = phase { return .failure(NinePError(.permissionDenied, reason)) }
-                return .failure(NinePError(.permissionDenied, "already authenticated; the exchange takes one write"))
-            }
+        // A write to an exchange that is over is refused without counting as another attempt.
+        let outcome = phase.withLock { phase -> Result<Void, NinePError>? in
+            guard case .challenged = phase else { return nil }
             let failure: String
             if data.count != SharedKeyAuthentication.clientMessageLength {
                 failure = "authentication failed: the client's message has \(data.count) bytes, not \(SharedKeyAuthentication.clientMessageLength) (nonce and HMAC-SHA256)"
@@ -76,6 +74,11 @@ public final class SharedKeyAuthenticationFile: AuthenticationFile {
             return .failure(NinePError(.permissionDenied, failure))
         }
         switch outcome {
+        case nil:
+            throw phase.withLock { phase in
+                if case .failed(let reason) = phase { return NinePError(.permissionDenied, reason) }
+                return NinePError(.permissionDenied, "already authenticated; the exchange takes one write")
+            }
         case .success:
             attempts.succeeded(request)
             logger.debug("authenticated", metadata: ["uname": "\(request.uname)", "aname": "\(request.aname)"])
