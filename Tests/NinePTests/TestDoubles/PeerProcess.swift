@@ -19,8 +19,9 @@ final class PeerProcess: Sendable {
     /// Starts `path` with `arguments`.
     init(_ path: String, _ arguments: [String]) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
+        // Through sh so that a peer that crashes (diod does) leaves no core file behind.
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -c 0; exec \"$0\" \"$@\"", path] + arguments
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
