@@ -15,13 +15,19 @@ final class PeerProcess: Sendable {
     private let output: ConditionLock<(stdout: Data?, stderr: Data?)>
     private let exited = ConditionLock<Int32?>(nil)
     let pid: Int32
+    private let scratch: String
 
     /// Starts `path` with `arguments`.
     init(_ path: String, _ arguments: [String]) throws {
         let process = Process()
-        // Through sh so that a peer that crashes (diod does) leaves no core file behind.
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "ulimit -c 0; exec \"$0\" \"$@\"", path] + arguments
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        // A peer that crashes (diod does, and turns core dumps on itself) dumps core into its
+        // working directory: give it a scratch one, removed when it stops.
+        let scratch = "/tmp/cluster-proc-peer-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        mkdir(scratch, 0o700)
+        process.currentDirectoryURL = URL(fileURLWithPath: scratch)
+        self.scratch = scratch
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -57,6 +63,7 @@ final class PeerProcess: Sendable {
         guard let (out, err) = output.wait(until: { $0.stdout != nil && $0.stderr != nil }, deadline: deadline, { ($0.stdout!, $0.stderr!) }) else {
             return nil
         }
+        removeScratch()
         return Outcome(status: status, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
@@ -66,6 +73,13 @@ final class PeerProcess: Sendable {
         if let outcome = wait(deadline: .now + .seconds(5)) { return outcome }
         kill(pid, SIGKILL)
         return wait(deadline: .now + .seconds(5))
+    }
+
+    /// Removes the scratch directory and whatever a crash left in it.
+    private func removeScratch() {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: scratch) else { return }
+        for entry in entries { unlink("\(scratch)/\(entry)") }
+        rmdir(scratch)
     }
 
     /// Runs a program to its end on threads of its own and returns what it printed.
