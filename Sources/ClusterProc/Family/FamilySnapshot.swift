@@ -101,6 +101,41 @@ public struct FamilySnapshot: Sendable {
         _ client: NinePClient, proc: RemoteFid, job: RemoteFid, host: String, selection: Selection, wchan: Bool,
         deadline: ContinuousClock.Instant
     ) async throws(NinePError) -> NodeSnapshot {
+        // The job tree's `ps` holds the node in one file: one round trip for the whole node.
+        async let pidsText = client.readFile(job, path: [host, "pids"], deadline: deadline)
+        if let bytes = try? await client.readFile(job, path: [host, "ps"], deadline: deadline),
+            let snapshot = try? ProcessSnapshot.decode(bytes),
+            let uptime = snapshot.node["uptime"], let meminfo = snapshot.node["meminfo"]
+        {
+            let family = (try? await pidsText).map { text in
+                Set(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int32($0) })
+            }
+            let processes = snapshot.processes.filter { process in
+                switch selection {
+                case .all: true
+                case .family: family?.contains(process.pid) ?? false
+                case .pids(let wanted): wanted.contains(process.pid)
+                }
+            }.compactMap { process -> ProcessFiles? in
+                guard let stat = process.files["stat"] else { return nil }
+                return ProcessFiles(
+                    pid: process.pid, stat: stat, status: process.files["status"] ?? [],
+                    cmdline: process.files["cmdline"] ?? [], wchan: wchan ? process.files["wchan"] : nil)
+            }
+            return .up(
+                host: host, uptime: uptime, meminfo: meminfo, stat: snapshot.node["stat"] ?? [],
+                loadavg: snapshot.node["loadavg"] ?? [], familyPIDs: family, processes: processes)
+        }
+        _ = try? await pidsText
+        return try await readNodeFileByFile(client, proc: proc, job: job, host: host, selection: selection, wchan: wchan, deadline: deadline)
+    }
+
+    /// For a node whose procsrv has no `ps` file: each process's files read one by one
+    /// (all requested at once).
+    private static func readNodeFileByFile(
+        _ client: NinePClient, proc: RemoteFid, job: RemoteFid, host: String, selection: Selection, wchan: Bool,
+        deadline: ContinuousClock.Instant
+    ) async throws(NinePError) -> NodeSnapshot {
         async let uptime = client.readFile(proc, path: [host, "uptime"], deadline: deadline)
         async let meminfo = client.readFile(proc, path: [host, "meminfo"], deadline: deadline)
         async let stat = client.readFile(proc, path: [host, "stat"], deadline: deadline)

@@ -15,6 +15,7 @@ import SystemPackage
 /// | `wait` | read | waits until the job's root ends, then `exit N\n` or `signal N\n` |
 /// | `pids` | read | the family's PIDs, one a line, at open time |
 /// | `info` | read | `host=`, `pid=`, `command=`, `start=` (Unix seconds) lines |
+/// | `ps` | read | a ``ProcessSnapshot`` of the node at open time: what cps needs, in one read |
 ///
 /// Blocking reads end when their request is flushed or the connection closes: they wait in
 /// slices of ``pollInterval`` and look at the request's cancellation between them, since the
@@ -22,14 +23,14 @@ import SystemPackage
 public final class JobControlTree: Sendable {
     /// The files of the tree, in listing order.
     public enum File: String, CaseIterable, Sendable {
-        case ctl, stdin, stdout, stderr, wait, pids, info
+        case ctl, stdin, stdout, stderr, wait, pids, info, ps
 
         var mode: UInt32 {
             switch self {
             case .ctl: 0o600
             case .stdin: 0o200
             case .stdout, .stderr: 0o400
-            case .wait, .pids, .info: 0o444
+            case .wait, .pids, .info, .ps: 0o444
             }
         }
 
@@ -87,6 +88,7 @@ public final class JobControlTree: Sendable {
         case .wait: return JobWaitFile(job: job)
         case .pids: return JobTextFile(Array(job.familyPIDs().map { "\($0)\n" }.joined().utf8))
         case .info: return JobTextFile(Array(infoText.utf8))
+        case .ps: return JobTextFile(ProcessSnapshot.capture())
         }
     }
 }

@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything `cps` needs of a node in one file: the node's `uptime`, `meminfo`, `stat` and
+/// `loadavg`, and each process's `stat`, `status`, `cmdline` and `wchan`, read at one moment.
+///
+/// `cps` reads it as the job tree's `ps` file: one round trip per node instead of several per
+/// process. The content is exactly the /proc files' bytes, so `cps` computes every column as
+/// it would from /proc itself. Encoding: a sequence of entries, each a header line
+/// `NAME LENGTH\n` followed by LENGTH bytes, where NAME is `uptime`, `meminfo`, `stat`,
+/// `loadavg` or `PID/FILE`.
+public enum ProcessSnapshot {
+    /// The per-process files a snapshot holds.
+    public static let processFiles = ["stat", "status", "cmdline", "wchan"]
+    static let nodeFiles = ["uptime", "meminfo", "stat", "loadavg"]
+
+    /// One process's files; a file the process did not let us read is absent.
+    public struct Process: Sendable, Equatable {
+        public var pid: Int32
+        public var files: [String: [UInt8]]
+    }
+
+    /// A decoded snapshot.
+    public struct Decoded: Sendable, Equatable {
+        public var node: [String: [UInt8]]
+        public var processes: [Process]
+    }
+
+    public struct MalformedSnapshot: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads the snapshot from the /proc at `proc`. A process that exits meanwhile is left out.
+    public static func capture(proc: String = "/proc") -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 * 1024)
+        for name in nodeFiles {
+            if let bytes = readWhole("\(proc)/\(name)") { append(name, bytes, to: &out) }
+        }
+        for pid in pids(proc) {
+            guard let stat = readWhole("\(proc)/\(pid)/stat") else { continue }
+            append("\(pid)/stat", stat, to: &out)
+            for file in processFiles.dropFirst() {
+                if let bytes = readWhole("\(proc)/\(pid)/\(file)") { append("\(pid)/\(file)", bytes, to: &out) }
+            }
+        }
+        return out
+    }
+
+    /// Decodes a snapshot.
+    /// - Throws: ``MalformedSnapshot`` when a header or a length does not fit.
+    public static func decode(_ bytes: [UInt8]) throws(MalformedSnapshot) -> Decoded {
+        var node: [String: [UInt8]] = [:]
+        var byPid: [Int32: [String: [UInt8]]] = [:]
+        var order: [Int32] = []
+        var index = 0
+        while index < bytes.count {
+            guard let newline = bytes[index...].firstIndex(of: 0x0A) else {
+                throw MalformedSnapshot(description: "snapshot header without an end at byte \(index)")
+            }
+            let header = String(decoding: bytes[index..<newline], as: UTF8.self).split(separator: " ")
+            guard header.count == 2, let length = Int(header[1]), length >= 0, newline + 1 + length <= bytes.count else {
+                throw MalformedSnapshot(description: "bad snapshot header at byte \(index)")
+            }
+            let content = Array(bytes[(newline + 1)..<(newline + 1 + length)])
+            index = newline + 1 + length
+            let name = header[0]
+            if let slash = name.firstIndex(of: "/") {
+                guard let pid = Int32(name[..<slash]) else { throw MalformedSnapshot(description: "bad entry name \(name)") }
+                if byPid[pid] == nil { order.append(pid) }
+                byPid[pid, default: [:]][String(name[name.index(after: slash)...])] = content
+            } else {
+                node[String(name)] = content
+            }
+        }
+        return Decoded(node: node, processes: order.map { Process(pid: $0, files: byPid[$0] ?? [:]) })
+    }
+
+    private static func append(_ name: String, _ bytes: [UInt8], to out: inout [UInt8]) {
+        out += Array("\(name) \(bytes.count)\n".utf8)
+        out += bytes
+    }
+
+    private static func pids(_ proc: String) -> [Int32] {
+        guard let dir = opendir(proc) else { return [] }
+        defer { closedir(dir) }
+        var pids: [Int32] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let pid = Int32(name) { pids.append(pid) }
+        }
+        return pids.sorted()
+    }
+
+    /// The whole file, whatever size /proc reports; nil when it cannot be read.
+    static func readWhole(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return data.isEmpty ? nil : data
+            }
+            if count == 0 { return data }
+            data += buffer[0..<count]
+            if data.count > 1 << 20 { return data }
+        }
+    }
+}
