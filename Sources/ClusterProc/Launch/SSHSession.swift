@@ -276,7 +276,7 @@ final class SSHSessionDriver {
                 teardown()
                 return
             }
-            let progress = pump()
+            let progress = pump() || hasBufferedOutput()
             waitForActivity(timeoutMilliseconds: progress ? 0 : 1000)
         }
     }
@@ -337,6 +337,28 @@ final class SSHSessionDriver {
     }
 
     /// Moves bytes for every channel; returns whether anything moved.
+    /// Whether libssh holds data already read from the socket for a stream with room to take
+    /// it. Reading one stream can pull the other stream's packets off the socket into libssh's
+    /// buffers; polling the socket then would wait for bytes that already came (up to the
+    /// poll's timeout), so the loop goes round again instead.
+    private func hasBufferedOutput() -> Bool {
+        for entry in entries {
+            let (stdoutRoom, stderrRoom) = entry.shared.withLock { state in
+                (SSHChannelState.outputLimit - state.stdout.count, SSHChannelState.outputLimit - state.stderr.count)
+            }
+            if !entry.stdoutEOF, stdoutRoom > 0, Self.readable(ssh_channel_poll(entry.channel, 0)) { return true }
+            if !entry.stderrEOF, entry.onStderr != nil || stderrRoom > 0, Self.readable(ssh_channel_poll(entry.channel, 1)) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// `ssh_channel_poll`'s answer means bytes to read, or the end of the stream to see.
+    private static func readable(_ polled: Int32) -> Bool {
+        polled > 0 || polled == SSH_EOF
+    }
+
     private func pump() -> Bool {
         var progress = false
         var index = 0
@@ -463,6 +485,9 @@ final class SSHSessionDriver {
         guard ssh_options_set(session, SSH_OPTIONS_HOST, options.host) == SSH_OK else {
             throw SSHError(.config, host: host, "bad host name", libsshMessage: libsshError())
         }
+        // 9P is request and reply: small packets must leave at once, not wait for Nagle.
+        var noDelay: Int32 = 1
+        ssh_options_set(session, SSH_OPTIONS_NODELAY, &noDelay)
         // Before the configuration, so that a KexAlgorithms line there still wins.
         if ssh_options_set(session, SSH_OPTIONS_KEY_EXCHANGE, Self.preferredKex) != SSH_OK {
             logger.debug("libssh refused our key exchange preference", metadata: ["host": "\(host)"])
