@@ -68,7 +68,7 @@ struct LaunchBench: ParsableCommand {
             table.add(ResultRow(benchmark: "launch", scenario: "\(nodes) nodes", tool: command.tool, unit: "s",
                                 sample: Sample(times[command.tool] ?? []), note: failed > 0 ? "\(failed) failed" : ""))
         }
-        table.fillRatios(ratioHeader: "ours/tool")
+        table.fillRatios(ours: "cluster-launch")
         table.print(title: "launch: wall seconds from spawn to exit (goal: cluster-launch at most 0.5 × pdsh)", ratioHeader: "ours/tool")
         print("load after: \(loadAverage())")
         table.appendCSV(to: options.csv)
