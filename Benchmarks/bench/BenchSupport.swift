@@ -145,6 +145,8 @@ struct BenchUser {
 struct Subprocess {
     var status: Int32
     var seconds: Double
+    /// User plus system CPU seconds of the command and the children it waited for.
+    var cpuSeconds: Double = 0
     var output: [UInt8]
     var errors: [UInt8]
     var timedOut: Bool
@@ -250,15 +252,17 @@ struct Subprocess {
             }
             watchdog.start()
             var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0, errno == EINTR {}
+            var usage = rusage()
+            while wait4(pid, &status, 0, &usage) < 0, errno == EINTR {}
             let end = ContinuousClock.now
+            let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
             done.set()
             let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             let output = (try? Data(contentsOf: URL(fileURLWithPath: outputPath))).map { [UInt8]($0) } ?? []
             let errors = (try? Data(contentsOf: URL(fileURLWithPath: errorPath))).map { [UInt8]($0) } ?? []
             unlink(outputPath)
             unlink(errorPath)
-            let result = Subprocess(status: code, seconds: (end - started).seconds, output: output, errors: errors,
+            let result = Subprocess(status: code, seconds: (end - started).seconds, cpuSeconds: cpu, output: output, errors: errors,
                                     timedOut: timedOut.value)
             finished = result
             return result
@@ -348,6 +352,8 @@ struct ResultRow {
     var sample: Sample
     /// Our figure divided by this row's (filled in for peers).
     var ratio: Double?
+    /// CPU seconds of the measured command and its children, when known.
+    var cpu: Sample?
     var note = ""
 }
 
@@ -377,15 +383,21 @@ struct ResultTable {
 
     func print(title: String, ratioHeader: String) {
         Swift.print(title)
-        let header = ["scenario", "tool", "median", "p99", "min", "max", "n", ratioHeader, "note"]
+        let showCPU = rows.contains { $0.cpu != nil }
+        var header = ["scenario", "tool", "median", "p99", "min", "max", "n", ratioHeader]
+        if showCPU { header.append("cpu (median s)") }
+        header.append("note")
         var lines = [header]
         for row in rows {
-            lines.append([
+            var line = [
                 row.scenario, row.tool, Self.format(row.sample.median, unit: row.unit) + " " + row.unit,
                 Self.format(row.sample.percentile(99), unit: row.unit), Self.format(row.sample.min, unit: row.unit),
                 Self.format(row.sample.max, unit: row.unit), "\(row.sample.count)",
-                row.ratio.map { String(format: "%.2f", $0) } ?? "", row.note,
-            ])
+                row.ratio.map { String(format: "%.2f", $0) } ?? "",
+            ]
+            if showCPU { line.append(row.cpu.map { String(format: "%.3f", $0.median) } ?? "") }
+            line.append(row.note)
+            lines.append(line)
         }
         var widths = [Int](repeating: 0, count: header.count)
         for line in lines { for (i, cell) in line.enumerated() { widths[i] = Swift.max(widths[i], cell.count) } }
@@ -400,7 +412,7 @@ struct ResultTable {
     /// Appends the rows (header first when the file is new).
     func appendCSV(to path: String?) {
         guard let path else { return }
-        let header = "date,benchmark,scenario,tool,unit,median,p50,p99,min,max,n,ratio_ours_over_tool,note\n"
+        let header = "date,benchmark,scenario,tool,unit,median,p50,p99,min,max,n,ratio_ours_over_tool,cpu_median_s,note\n"
         var text = FileManager.default.fileExists(atPath: path) ? "" : header
         let date = ISO8601DateFormatter().string(from: Date())
         func cell(_ s: String) -> String { s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
@@ -408,7 +420,7 @@ struct ResultTable {
         for row in rows {
             text += [date, row.benchmark, row.scenario, row.tool, row.unit, number(row.sample.median), number(row.sample.percentile(50)),
                      number(row.sample.percentile(99)), number(row.sample.min), number(row.sample.max), "\(row.sample.count)",
-                     row.ratio.map(number) ?? "", row.note].map(cell).joined(separator: ",") + "\n"
+                     row.ratio.map(number) ?? "", row.cpu.map { number($0.median) } ?? "", row.note].map(cell).joined(separator: ",") + "\n"
         }
         guard let handle = FileHandle(forWritingAtPath: path) ?? {
             _ = FileManager.default.createFile(atPath: path, contents: nil)

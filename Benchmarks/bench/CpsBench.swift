@@ -40,7 +40,7 @@ struct CpsBench: ParsableCommand {
             try measure(scale: scale, cluster: cluster, table: &table)
         }
         table.fillRatios(ours: "cps")
-        table.print(title: "cps: wall seconds from spawn to exit, -o \(columns)", ratioHeader: "cps/tool")
+        table.print(title: "cps: wall seconds from spawn to exit, -o \(columns); cpu: the client's own (cps: not the union in cluster-launch)", ratioHeader: "cps/tool")
         print("load after: \(loadAverage())")
         table.appendCSV(to: options.csv)
     }
@@ -87,12 +87,18 @@ struct CpsBench: ParsableCommand {
             _ = try? Subprocess.run(command.argv, environment: command.environment, deadline: deadline)
         }
         var times = [String: [Double]]()
+        var cpu = [String: [Double]]()
+        var unionCPU: [Double] = []
         var lines = [String: [Int]]()
         var failures = [String: Int]()
         for round in 0..<runs {
             for step in 0..<commands.count {
                 let command = commands[(round + step) % commands.count]
+                let unionBefore = processCPUSeconds(family.pid)
                 let result = try Subprocess.run(command.argv, environment: command.environment, deadline: deadline)
+                if command.tool == "cps", let before = unionBefore, let after = processCPUSeconds(family.pid) {
+                    unionCPU.append(after - before)
+                }
                 // cps exits 1 when a node is DOWN; pdsh and clush exit non-zero when a node fails.
                 if result.status != 0 || result.timedOut {
                     failures[command.tool, default: 0] += 1
@@ -100,6 +106,7 @@ struct CpsBench: ParsableCommand {
                     continue
                 }
                 times[command.tool, default: []].append(result.seconds)
+                cpu[command.tool, default: []].append(result.cpuSeconds)
                 lines[command.tool, default: []].append(result.outputLines)
             }
         }
@@ -113,9 +120,22 @@ struct CpsBench: ParsableCommand {
             let seen = lines[command.tool] ?? []
             var note = "rows \(seen.min() ?? 0)…\(seen.max() ?? 0)"
             if command.tool == "local ps" { note = "\(rows) processes in a PID namespace" }
+            if command.tool == "cps", !unionCPU.isEmpty { note += String(format: ", union in cluster-launch: %.3f cpu s", Sample(unionCPU).median) }
             if failed > 0 { note += ", \(failed) failed" }
             table.add(ResultRow(benchmark: "cps", scenario: "\(scale) nodes", tool: command.tool, unit: "s",
-                                sample: Sample(times[command.tool] ?? []), note: note))
+                                sample: Sample(times[command.tool] ?? []),
+                                cpu: command.tool == "local ps" ? nil : Sample(cpu[command.tool] ?? []), note: note))
         }
     }
+}
+
+/// User plus system CPU seconds a live process has used so far (all its threads).
+func processCPUSeconds(_ pid: pid_t) -> Double? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = text.lastIndex(of: ")")
+    else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // Fields after the command start at field 3: utime is field 14, stime 15.
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }

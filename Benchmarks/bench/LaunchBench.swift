@@ -49,6 +49,7 @@ struct LaunchBench: ParsableCommand {
             _ = try? Subprocess.run(user.argv(command.argv), environment: command.environment, deadline: .seconds(options.commandDeadline))
         }
         var times = [String: [Double]]()
+        var cpu = [String: [Double]]()
         var failures = [String: Int]()
         for round in 0..<rounds {
             for step in 0..<commands.count {
@@ -60,16 +61,18 @@ struct LaunchBench: ParsableCommand {
                     continue
                 }
                 times[command.tool, default: []].append(result.seconds)
+                cpu[command.tool, default: []].append(result.cpuSeconds)
             }
         }
         var table = ResultTable()
         for command in commands {
             let failed = failures[command.tool] ?? 0
             table.add(ResultRow(benchmark: "launch", scenario: "\(nodes) nodes", tool: command.tool, unit: "s",
-                                sample: Sample(times[command.tool] ?? []), note: failed > 0 ? "\(failed) failed" : ""))
+                                sample: Sample(times[command.tool] ?? []), cpu: Sample(cpu[command.tool] ?? []),
+                                note: failed > 0 ? "\(failed) failed" : ""))
         }
         table.fillRatios(ours: "cluster-launch")
-        table.print(title: "launch: wall seconds from spawn to exit (goal: cluster-launch at most 0.5 × pdsh)", ratioHeader: "ours/tool")
+        table.print(title: "launch: wall seconds from spawn to exit (goal: cluster-launch at most 0.5 × pdsh); cpu: the client's own, children included", ratioHeader: "ours/tool")
         print("load after: \(loadAverage())")
         table.appendCSV(to: options.csv)
     }
