@@ -432,6 +432,12 @@ struct ResultTable {
     }
 }
 
+/// A benchmark that could not finish, said in one line (no usage text).
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// The machine's load, for the record beside every figure.
 func loadAverage() -> String {
     ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
