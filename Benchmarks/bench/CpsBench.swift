@@ -64,13 +64,16 @@ struct CpsBench: ParsableCommand {
             environment: user.environment())
         defer { family.stop() }
         let id = "\(family.pid)"
-        let cps = [options.tool("cps"), "-j", id, "-e", "-o", columns]
+        // cps's own per-node deadline (5 s) is shorter than a loaded machine needs at 64 nodes:
+        // nodes would turn DOWN and the run would fail. The benchmark's deadline bounds it instead.
+        let nodeTimeout = ["--timeout", "\(Int(options.commandDeadline))"]
+        let cps = [options.tool("cps"), "-j", id, "-e", "-o", columns] + nodeTimeout
         // The family is ready when cps sees every sleep of every node.
         try waitFor("\(scale * sleeps) sleeps of family \(id)", timeout: .seconds(Int64(max(180, options.commandDeadline)))) {
             if family.hasExited() {
                 throw ValidationError("the family exited early: \(family.errorsSoFar.suffix(600))")
             }
-            let seen = try? Subprocess.run(user.argv([options.tool("cps"), "-j", id, "-o", "args", "--no-headers"]),
+            let seen = try? Subprocess.run(user.argv([options.tool("cps"), "-j", id, "-o", "args", "--no-headers"] + nodeTimeout),
                                            environment: user.environment(), deadline: deadline)
             let count = seen.map { $0.outputText.split(separator: "\n").filter { $0.contains("sleep 600") }.count } ?? 0
             return count >= scale * sleeps
