@@ -54,6 +54,18 @@ struct LaunchTests {
         #expect(gathered.status == 0)
     }
 
+    @Test func stageCopiesProcsrvForTheJobAndRemovesIt() async throws {
+        let cluster = try await SimCluster.shared()
+        let outcome = try await Self.launch(cluster, ["--stage", "-w", "node[01-02]", "--", "sh", "-c", "readlink /proc/$PPID/exe"])
+        #expect(outcome.status == 0, "\(outcome.errors)")
+        let paths = outcome.output.split(separator: "\n").map { $0.split(separator: " ").last.map(String.init) ?? "" }
+        #expect(paths.count == 2)
+        for path in paths {
+            #expect(path.hasSuffix("/procsrv") && path != "\(Self.binaries)/procsrv", "the job's parent ran from the staged copy: \(path)")
+            #expect(access(path, F_OK) != 0, "the staged copy is gone after the job")
+        }
+    }
+
     @Test func badHostListFailsBeforeAnythingStarts() async throws {
         let cluster = try await SimCluster.shared()
         let outcome = try await Self.launch(cluster, ["-w", "node[05-01]", "--", "true"])

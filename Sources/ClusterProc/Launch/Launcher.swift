@@ -204,11 +204,20 @@ public final class Launcher: Sendable {
                 return
             }
         }
-        defer {
-            if options.stage, remoteProcsrv != options.procsrvPath {
-                Task { [remoteProcsrv] in try? await session.removeUpload(remotePath: remoteProcsrv) }
+        await runJob(link, index: index, session: session, procsrv: remoteProcsrv)
+        if remoteProcsrv != options.procsrvPath {
+            // Awaited before the session closes: the copy must not outlive the job.
+            do {
+                try await session.removeUpload(remotePath: remoteProcsrv)
+            } catch {
+                sink.message("\(host): cannot remove the staged procsrv \(remoteProcsrv): \(error)")
             }
         }
+    }
+
+    /// Runs the job through procsrv on one node and records how it ended.
+    private func runJob(_ link: NodeLink, index: Int, session: SSHSession, procsrv remoteProcsrv: String) async {
+        let host = link.host
         let command = remoteCommand(procsrv: remoteProcsrv, index: index)
         let procsrvErrors = LineRelay(host: host, sink: sink, labelling: options.labelling, error: true)
         let channel: SSHChannel
