@@ -1,5 +1,6 @@
 import CLibSSH
 import Logging
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -99,8 +100,12 @@ public final class SSHSession: Sendable {
     }
 
     /// Disconnects; open channels fail with `.closed`. Safe to call more than once.
+    /// Waits (a few seconds at most) until the session thread has freed its channels and the
+    /// session: a process that exits while libssh still tears down would find OpenSSL already
+    /// cleaned up by the exit.
     public func close() {
         core.shutdown()
+        core.waitUntilTornDown(deadline: .now + .seconds(5))
     }
 }
 
@@ -115,12 +120,16 @@ final class SSHSessionCore: Sendable {
         var shuttingDown = false
         /// Whether `wakeFD` is still open; only the session thread closes it, under the lock.
         var wakeOpen = true
+        /// Set by the session thread when it has freed everything.
+        var tornDown = false
     }
 
     let host: String
     let state = SSHConditionBox(State())
     /// The read end of the wake-up pipe, polled by the session thread.
     let wakeFD: Int32
+    /// The session thread, so that it never waits for its own teardown.
+    let sessionThread = Mutex<pthread_t>(pthread_t())
     /// The write end: one byte wakes the session thread. Both ends are closed by that thread.
     let wakeWriteFD: Int32
 
@@ -151,6 +160,7 @@ final class SSHSessionCore: Sendable {
             throw SSHError(.system, host: host, "pthread_create: \(Errno(rawValue: rc))")
         }
         pthread_detach(thread)
+        sessionThread.withLock { $0 = thread }
     }
 
     /// Wakes the session thread to look at its queue and channels again.
@@ -171,6 +181,14 @@ final class SSHSessionCore: Sendable {
             _ = Glibc.write(wakeWriteFD, &one, 1)
             return true
         }
+    }
+
+    /// Waits until the session thread has finished its teardown, unless called from that
+    /// thread itself (a handler running there must not wait for its own end).
+    func waitUntilTornDown(deadline: ContinuousClock.Instant) {
+        guard pthread_equal(pthread_self(), sessionThread.withLock { $0 }) == 0 else { return }
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        _ = state.wait(until: .after(remaining)) { state -> Bool? in state.tornDown ? true : nil }
     }
 
     func shutdown() {
@@ -324,6 +342,7 @@ final class SSHSessionDriver {
         for job in late { job(self) }
         core.state.withLock { state in
             state.wakeOpen = false
+            state.tornDown = true
             Glibc.close(core.wakeFD)
             Glibc.close(core.wakeWriteFD)
         }
