@@ -101,13 +101,17 @@ public struct FamilySnapshot: Sendable {
         _ client: NinePClient, proc: RemoteFid, job: RemoteFid, host: String, selection: Selection, wchan: Bool,
         deadline: ContinuousClock.Instant
     ) async throws(NinePError) -> NodeSnapshot {
-        // The job tree's `ps` holds the node in one file: one round trip for the whole node.
-        async let pidsText = client.readFile(job, path: [host, "pids"], deadline: deadline)
+        // The job tree's `ps` holds the node, and the job's PIDs, in one file: one round trip
+        // for the whole node.
         if let bytes = try? await client.readFile(job, path: [host, "ps"], deadline: deadline),
             let snapshot = try? ProcessSnapshot.decode(bytes),
             let uptime = snapshot.node["uptime"], let meminfo = snapshot.node["meminfo"]
         {
-            let family = (try? await pidsText).map { text in
+            var familyText = snapshot.node["family"]
+            if familyText == nil, case .family = selection {
+                familyText = try? await client.readFile(job, path: [host, "pids"], deadline: deadline)
+            }
+            let family = familyText.map { text in
                 Set(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int32($0) })
             }
             let processes = snapshot.processes.filter { process in
@@ -126,7 +130,6 @@ public struct FamilySnapshot: Sendable {
                 host: host, uptime: uptime, meminfo: meminfo, stat: snapshot.node["stat"] ?? [],
                 loadavg: snapshot.node["loadavg"] ?? [], familyPIDs: family, processes: processes)
         }
-        _ = try? await pidsText
         return try await readNodeFileByFile(client, proc: proc, job: job, host: host, selection: selection, wchan: wchan, deadline: deadline)
     }
 

@@ -88,7 +88,7 @@ public final class JobControlTree: Sendable {
         case .wait: return JobWaitFile(job: job)
         case .pids: return JobTextFile(Array(job.familyPIDs().map { "\($0)\n" }.joined().utf8))
         case .info: return JobTextFile(Array(infoText.utf8))
-        case .ps: return JobTextFile(ProcessSnapshot.capture())
+        case .ps: return JobTextFile(ProcessSnapshot.capture(family: job.familyPIDs()))
         }
     }
 }

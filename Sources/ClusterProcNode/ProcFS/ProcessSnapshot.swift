@@ -9,7 +9,7 @@ import Glibc
 /// process. The content is exactly the /proc files' bytes, so `cps` computes every column as
 /// it would from /proc itself. Encoding: a sequence of entries, each a header line
 /// `NAME LENGTH\n` followed by LENGTH bytes, where NAME is `uptime`, `meminfo`, `stat`,
-/// `loadavg` or `PID/FILE`.
+/// `loadavg`, `family` (the job's PIDs, one a line, when taken by a job's procsrv) or `PID/FILE`.
 public enum ProcessSnapshot {
     /// The per-process files a snapshot holds.
     public static let processFiles = ["stat", "status", "cmdline", "wchan"]
@@ -32,9 +32,10 @@ public enum ProcessSnapshot {
     }
 
     /// Reads the snapshot from the /proc at `proc`. A process that exits meanwhile is left out.
-    public static func capture(proc: String = "/proc") -> [UInt8] {
+    public static func capture(proc: String = "/proc", family: [Int32]? = nil) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 * 1024)
+        if let family { append("family", Array(family.map { "\($0)\n" }.joined().utf8), to: &out) }
         for name in nodeFiles {
             if let bytes = readWhole("\(proc)/\(name)") { append(name, bytes, to: &out) }
         }
