@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NineP
 
 // MARK: - Monotonic deadlines
 
@@ -33,63 +34,26 @@ struct SSHDeadline: Comparable, Sendable {
 
 // MARK: - State with a condition variable
 
-/// State behind a pthread mutex with a condition variable on CLOCK_MONOTONIC.
-///
-/// `Mutex` cannot put a thread to sleep until the state changes, and blocking readers and
-/// writers of an SSH channel must sleep until the session thread moves data; this is the one
-/// place that needs it. Every change is followed by a broadcast.
+/// The SSH code's state lock: NineP's ``ConditionLock`` with every change followed by a
+/// broadcast, so blocking readers and writers of a channel wake whenever the session thread
+/// moves data.
 final class SSHConditionBox<State: Sendable>: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var state: State
+    private let lock: ConditionLock<State>
 
     init(_ state: State) {
-        self.state = state
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        condition.deallocate()
+        lock = ConditionLock(state)
     }
 
     /// Runs `body` on the state under the lock, then wakes every waiter.
     func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer {
-            pthread_cond_broadcast(condition)
-            pthread_mutex_unlock(mutex)
-        }
-        return try body(&state)
+        try lock.withLock(notify: true, body)
     }
 
     /// Sleeps until `body` returns a value or `deadline` passes (then returns nil).
     /// `body` runs under the lock each time the state changes; what it changes is broadcast.
     func wait<R>(until deadline: SSHDeadline?, _ body: (inout State) throws -> R?) rethrows -> R? {
-        pthread_mutex_lock(mutex)
-        defer {
-            pthread_cond_broadcast(condition)
-            pthread_mutex_unlock(mutex)
-        }
-        while true {
-            if let result = try body(&state) { return result }
-            if let deadline {
-                if deadline.hasPassed { return nil }
-                var ts = timespec(
-                    tv_sec: Int(deadline.nanoseconds / 1_000_000_000),
-                    tv_nsec: Int(deadline.nanoseconds % 1_000_000_000))
-                pthread_cond_timedwait(condition, mutex, &ts)
-            } else {
-                pthread_cond_wait(condition, mutex)
-            }
-        }
+        let instant = deadline.map { ContinuousClock.now + .nanoseconds($0.remainingNanoseconds) }
+        return try lock.wait(deadline: instant, notify: true, body)
     }
 }
 

@@ -48,31 +48,48 @@ public final class ConditionLock<State>: @unchecked Sendable {
         until ready: (State) -> Bool, deadline: ContinuousClock.Instant? = nil, notify: Bool = false,
         _ body: (inout State) throws -> R
     ) rethrows -> R? {
+        try wait(deadline: deadline, notify: notify) { state -> R? in
+            ready(state) ? try body(&state) : nil
+        }
+    }
+
+    /// Runs `body` with the lock held, first at once and then each time a waiter is woken,
+    /// until it returns a value; after the deadline it runs once more.
+    /// - Returns: what `body` returned, or nil when the deadline passed first.
+    public func wait<R>(
+        deadline: ContinuousClock.Instant?, notify: Bool = false, _ body: (inout State) throws -> R?
+    ) rethrows -> R? {
         pthread_mutex_lock(mutex)
         defer {
             if notify { pthread_cond_broadcast(condition) }
             pthread_mutex_unlock(mutex)
         }
-        while !ready(state) {
-            if let deadline {
-                let remaining = ContinuousClock.now.duration(to: deadline)
-                if remaining <= .zero { return nil }
-                var now = timespec()
-                clock_gettime(CLOCK_MONOTONIC, &now)
-                let (seconds, attoseconds) = remaining.components
-                var nanos = Int(now.tv_nsec) + Int(attoseconds / 1_000_000_000)
-                var secs = Int(now.tv_sec) + Int(min(seconds, 1 << 40))
-                if nanos >= 1_000_000_000 {
-                    nanos -= 1_000_000_000
-                    secs += 1
+        let absolute = deadline.map(Self.monotonicTimespec(for:))
+        while true {
+            if let result = try body(&state) { return result }
+            if var absolute {
+                if pthread_cond_timedwait(condition, mutex, &absolute) == ETIMEDOUT {
+                    return try body(&state)
                 }
-                var until = timespec(tv_sec: secs, tv_nsec: nanos)
-                pthread_cond_timedwait(condition, mutex, &until)
             } else {
                 pthread_cond_wait(condition, mutex)
             }
         }
-        return try body(&state)
+    }
+
+    /// The CLOCK_MONOTONIC time at which `deadline` falls (the condition waits on that clock).
+    private static func monotonicTimespec(for deadline: ContinuousClock.Instant) -> timespec {
+        let remaining = max(ContinuousClock.now.duration(to: deadline), .zero)
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let (seconds, attoseconds) = remaining.components
+        var nanoseconds = Int(now.tv_nsec) + Int(attoseconds / 1_000_000_000)
+        var wholeSeconds = Int(now.tv_sec) + Int(min(seconds, Int64(Int32.max)))
+        if nanoseconds >= 1_000_000_000 {
+            nanoseconds -= 1_000_000_000
+            wholeSeconds += 1
+        }
+        return timespec(tv_sec: wholeSeconds, tv_nsec: nanoseconds)
     }
 
     /// Wakes every waiter to look at the state again.
