@@ -15,7 +15,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The Plan 9 file protocol alone: wire format, server engine, client, transports.
@@ -32,7 +31,6 @@ let package = Package(
             name: "ClusterProcNode",
             dependencies: [
                 "NineP",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -50,8 +48,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "procsrv",
-            dependencies: ["ClusterProcNode", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Logging", package: "swift-log")]
+            // No argument parser and no Foundation: procsrv starts on every node of every launch.
+            dependencies: ["ClusterProcNode", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "cluster-launch",

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Crypto
 import SystemPackage
 
 /// The secret a procsrv and its clients share for ``SharedKeyAuthentication``.
@@ -14,11 +13,8 @@ public struct SharedKey: Sendable {
     /// The most bytes a key file may have; a larger one is surely not a key.
     public static let maximumLength = 64 * 1024
 
-    /// Kept as bytes: swift-crypto 3's SymmetricKey is not Sendable.
-    private let bytes: [UInt8]
-
     /// The key for HMAC.
-    var key: SymmetricKey { SymmetricKey(data: bytes) }
+    let bytes: [UInt8]
 
     /// A key from its bytes.
     /// - Throws: ``AuthenticationError`` (`unusableKeyFile`) when there are fewer than

@@ -1,4 +1,3 @@
-import Crypto
 import NineP
 import SystemPackage
 
@@ -128,18 +127,18 @@ public enum SharedKeyAuthentication {
         mac(serverLabel, key: key, serverNonce: serverNonce, clientNonce: clientNonce, uname: uname, aname: aname)
     }
 
-    /// Checks a proof in constant time (swift-crypto's HMAC validation).
+    /// Checks a proof in constant time.
     static func isValid(
         _ proof: [UInt8], for label: [UInt8], key: SharedKey, serverNonce: [UInt8], clientNonce: [UInt8], uname: String, aname: String
     ) -> Bool {
         guard proof.count == macLength else { return false }
         let input = macInput(label, serverNonce: serverNonce, clientNonce: clientNonce, uname: uname, aname: aname)
-        return HMAC<SHA256>.isValidAuthenticationCode(proof, authenticating: input, using: key.key)
+        return HMACSHA256.isValid(proof, key: key.bytes, message: input)
     }
 
     private static func mac(_ label: [UInt8], key: SharedKey, serverNonce: [UInt8], clientNonce: [UInt8], uname: String, aname: String) -> [UInt8] {
         let input = macInput(label, serverNonce: serverNonce, clientNonce: clientNonce, uname: uname, aname: aname)
-        return Array(HMAC<SHA256>.authenticationCode(for: input, using: key.key))
+        return HMACSHA256.code(key: key.bytes, message: input)
     }
 
     /// label | Ns | Nc | s(uname) | s(aname), strings as 9P writes them.

@@ -1,0 +1,121 @@
+import NineP
+
+/// procsrv's command line. Parsed by hand: procsrv starts once per node on every launch, and
+/// without an argument-parsing library it links no Foundation and starts in a few milliseconds.
+struct Options {
+    var stdio = false
+    var listen: String?
+    var key: String?
+    var chdir: String?
+    var env: [String] = []
+    var verbose = false
+    var help = false
+    var command: [String] = []
+
+    /// A usage error: what was wrong, said in one line.
+    struct UsageError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// Parses `arguments` (without the program name): options, then `--` and the job.
+    /// `--opt VALUE` and `--opt=VALUE` are both accepted.
+    init(parsing arguments: [String]) throws(UsageError) {
+        var index = 0
+        func value(for option: String, inline: String?) throws(UsageError) -> String {
+            if let inline { return inline }
+            index += 1
+            guard index < arguments.count, arguments[index] != "--" else { throw UsageError("missing value for '\(option)'") }
+            return arguments[index]
+        }
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "--" {
+                command = Array(arguments[(index + 1)...])
+                break
+            }
+            var name = argument
+            var inline: String?
+            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
+                name = String(argument[..<equals])
+                inline = String(argument[argument.index(after: equals)...])
+            }
+            switch name {
+            case "--stdio", "--verbose", "-v", "--help", "-h":
+                if inline != nil { throw UsageError("'\(name)' takes no value") }
+                switch name {
+                case "--stdio": stdio = true
+                case "--verbose", "-v": verbose = true
+                default: help = true
+                }
+            case "--listen": listen = try value(for: name, inline: inline)
+            case "--key": key = try value(for: name, inline: inline)
+            case "--chdir": chdir = try value(for: name, inline: inline)
+            case "--env": env.append(try value(for: name, inline: inline))
+            default:
+                if argument.hasPrefix("-") { throw UsageError("unknown option '\(argument)'") }
+                throw UsageError("unexpected argument '\(argument)' (a job goes after --)")
+            }
+            index += 1
+        }
+        if help { return }
+        try validate()
+    }
+
+    private func validate() throws(UsageError) {
+        guard stdio != (listen != nil) else { throw UsageError("give exactly one of --stdio and --listen") }
+        if listen != nil && (!command.isEmpty || chdir != nil || !env.isEmpty) {
+            throw UsageError("a job (--, --chdir, --env) needs --stdio")
+        }
+        if key != nil && listen == nil {
+            throw UsageError("--key applies to --listen (over --stdio, SSH authenticates)")
+        }
+        if command.isEmpty && (chdir != nil || !env.isEmpty) {
+            throw UsageError("--chdir and --env apply to a job: add -- COMMAND")
+        }
+        for item in env where !item.contains("=") || item.hasPrefix("=") {
+            throw UsageError("--env \(item): expected NAME=VALUE")
+        }
+        if let listen {
+            do { _ = try NinePAddress(parsing: listen) } catch { throw UsageError("--listen \(listen): \(error)") }
+        }
+    }
+
+    static let usage = """
+        OVERVIEW: Serve this node's /proc over 9P (9P2000, .u, .L), read-only, and supervise a job.
+
+        USAGE: procsrv (--stdio [--chdir DIR] [--env NAME=VALUE ...] [-- COMMAND ...] | --listen ADDRESS [--key FILE]) [--verbose]
+
+        With --stdio, 9P travels over standard input and output (how cluster-launch runs
+        procsrv through SSH). Attach name "" (or "/proc") is /proc; symlinks are served as
+        symlinks and never followed, nothing can be written, and the kernel's permissions
+        for the user running procsrv apply.
+
+        With -- CMD ARGS..., procsrv starts CMD in a new session and serves its control
+        files under attach name "job": ctl (write "signal N", "signal TERM", "kill",
+        "interrupt"), stdin, stdout, stderr (streaming), wait ("exit N" or "signal N" once
+        it ends), pids (the family), info and ps (a snapshot for cps). When the connection
+        ends or procsrv gets SIGTERM, SIGHUP or SIGINT, the job's whole family is ended, and
+        procsrv exits with the job's exit code if it had finished, else 1.
+
+        With --listen, procsrv serves /proc (no job) to every connection on unix:PATH
+        (socket mode 0600) or tcp:HOST:PORT (port 0 picks one; the bound address is printed
+        on stderr). TCP beyond loopback needs --key FILE: a shared key of at least 32 random
+        bytes (head -c 32 /dev/urandom > FILE; chmod 600 FILE), which every client must prove
+        it holds through Tauth before it may attach (on any address once --key is given).
+        The key file must be a regular file that neither group nor others may read or write.
+        The traffic itself is not encrypted: see docs/auth.md.
+
+        OPTIONS:
+          --stdio                 Serve one connection on standard input and output.
+          --listen <address>      Listen on unix:PATH or tcp:HOST:PORT.
+          --key <file>            With --listen: a shared key file (mode 0600, at least 32
+                                  bytes) clients must authenticate with.
+          --chdir <dir>           The job's working directory (default: the current one).
+          --env <name=value>      Add NAME=VALUE to the job's environment (repeatable).
+          -v, --verbose           Log debug messages to stderr.
+          -h, --help              Show this help.
+          -- <command> ...        The job to start and supervise (only with --stdio).
+
+        """
+}
