@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NineP
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -251,6 +252,81 @@ func procsrvRun(_ arguments: [String]) throws -> (status: Int32, output: String,
         #expect(ended == "signal 9\n")
         let bad = await #expect(throws: NinePError.self) { try await client.write(ctl, data: Array("explode\n".utf8)) }
         #expect(bad?.errno == .invalidArgument)
+    }
+
+    /// Context switches of every thread of `pid` so far.
+    static func contextSwitches(of pid: pid_t) -> Int {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return 0 }
+        var total = 0
+        for task in tasks {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+            for line in status.split(separator: "\n") where line.contains("ctxt_switches:") {
+                total += Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+            }
+        }
+        return total
+    }
+
+    /// A job that prints nothing for a long time, with its stdout, stderr and wait all being
+    /// read (as cluster-launch reads them), costs its node no wake-ups; a flush still ends
+    /// each read at once.
+    @Test func blockedReadsSleepUntilFlushed() async throws {
+        let server = try ProcsrvProcess(["--stdio", "--", "sleep", "600"])
+        defer { server.kill() }
+        let client = try server.connect()
+        let job = try await client.attach(uname: "root", aname: "job")
+        var tags: [UInt16] = []
+        let finished = Mutex(0)
+        for name in ["stdout", "stderr", "wait"] {
+            let fid = try await client.walk(job, [name])
+            try await client.open(fid)
+            let tag = client.send(.tread(Tread(fid: fid.number, offset: 0, count: 100))) { _ in finished.withLock { $0 += 1 } }
+            tags.append(try #require(tag))
+        }
+        // Let the three reads reach their waits, then count the server's wake-ups for a second.
+        _ = try await client.readFile(job, path: ["info"])
+        let before = Self.contextSwitches(of: server.pid)
+        try await Task.sleep(for: .seconds(1))
+        let during = Self.contextSwitches(of: server.pid) - before
+        #expect(during < 10, "procsrv woke \(during) times in a second with only blocked reads pending")
+        #expect(finished.withLock { $0 } == 0)
+        for tag in tags { client.abandon(tag, because: NinePError(.cancelled, errno: .interrupted, "test")) }
+        // Each flush is answered once its read has ended; the connection then still answers.
+        let info = try await client.readFile(job, path: ["info"], deadline: .now + .seconds(5))
+        #expect(String(decoding: info, as: UTF8.self).contains("command=sleep 600"))
+    }
+
+    /// procsrv parses its own options: mistakes are one clear line and exit status 64.
+    @Test(arguments: [
+        (["--bogus"], "unknown option '--bogus'"),
+        (["--stdio", "stray"], "unexpected argument 'stray'"),
+        (["--listen"], "missing value for '--listen'"),
+        (["--stdio", "--verbose=yes"], "'--verbose' takes no value"),
+        (["--stdio", "--env", "NOEQUALS", "--", "true"], "--env NOEQUALS: expected NAME=VALUE"),
+        ([], "give exactly one of --stdio and --listen"),
+    ] as [([String], String)])
+    func badOptionsAreUsageErrors(arguments: [String], message: String) throws {
+        let server = try ProcsrvProcess(arguments)
+        defer { server.kill() }
+        let status = try #require(server.waitForExit(), "procsrv \(arguments) did not exit")
+        #expect((status >> 8) & 0xff == 64, "procsrv \(arguments) exited \(status)")
+        #expect(server.errors.contains("procsrv: error: \(message)"), "\(server.errors)")
+    }
+
+    @Test func inlineOptionValuesWork() async throws {
+        let server = try ProcsrvProcess(["--stdio", "--env=GREETING=hi there", "--chdir=/", "--", "sh", "-c", "echo \"$GREETING $(pwd)\""])
+        defer { server.kill() }
+        let client = try server.connect()
+        let job = try await client.attach(uname: "root", aname: "job")
+        let stdout = try await client.walk(job, ["stdout"])
+        try await client.open(stdout)
+        var output: [UInt8] = []
+        while true {
+            let chunk = try await client.read(stdout, offset: 0, count: 100, deadline: .now + .seconds(10))
+            if chunk.isEmpty { break }
+            output += chunk
+        }
+        #expect(String(decoding: output, as: UTF8.self) == "hi there /\n")
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root to run procsrv as another user"))

@@ -199,6 +199,24 @@ public final class Job: Sendable {
         lifecycle.wait(deadline: deadline) { $0.exitStatus }
     }
 
+    /// Waits until the root process has ended, or until `stop` says to give up; `stop` is
+    /// looked at each time a waiter is woken, so whoever makes it true calls ``wakeWaiters()``.
+    /// - Returns: the exit status, or nil when stopped.
+    public func wait(until stop: @escaping () -> Bool) -> ExitStatus? {
+        lifecycle.wait(deadline: nil) { state -> ExitStatus?? in
+            if let status = state.exitStatus { return .some(status) }
+            return stop() ? .some(nil) : nil
+        } ?? nil
+    }
+
+    /// Wakes every thread waiting in ``wait(until:)`` or ``readOutput(_:maxBytes:until:)``
+    /// so that it looks at its `stop` again.
+    public func wakeWaiters() {
+        stdoutPipe.wake()
+        stderrPipe.wake()
+        lifecycle.withLock { _ in }
+    }
+
     // MARK: - Output
 
     /// Reads what the job wrote to `stream`, waiting until something arrives, the stream ends
@@ -209,6 +227,12 @@ public final class Job: Sendable {
     ///   - deadline: when to give up waiting.
     public func readOutput(_ stream: Output, maxBytes: Int, deadline: ContinuousClock.Instant? = nil) -> OutputChunk {
         (stream == .stdout ? stdoutPipe : stderrPipe).read(maxBytes: maxBytes, deadline: deadline)
+    }
+
+    /// Reads what the job wrote to `stream`, waiting until something arrives, the stream ends
+    /// or `stop` says to give up (`.timedOut`); see ``wakeWaiters()``.
+    public func readOutput(_ stream: Output, maxBytes: Int, until stop: @escaping () -> Bool) -> OutputChunk {
+        (stream == .stdout ? stdoutPipe : stderrPipe).read(maxBytes: maxBytes, deadline: nil, stop: stop)
     }
 
     /// How many bytes of `stream` wait unread now (at most the buffer size).
@@ -279,8 +303,12 @@ public final class Job: Sendable {
 
     /// Finds the family in the process table and reaps the zombies of it that are orphans
     /// re-parented to this process (never the root: its waiter does that).
-    func scanFamily() -> [JobProcessTable.Entry] {
-        let table = JobProcessTable.snapshot()
+    /// The family's PIDs, found in `table` (every process's stat, read by the caller).
+    func familyPIDs(table: [Int32: JobProcessTable.Entry]) -> [Int32] {
+        scanFamily(table: table).map(\.pid).sorted()
+    }
+
+    func scanFamily(table: [Int32: JobProcessTable.Entry] = JobProcessTable.snapshot()) -> [JobProcessTable.Entry] {
         let me = getpid()
         let previously = known.withLock { $0 }
         var children: [Int32: [Int32]] = [:]

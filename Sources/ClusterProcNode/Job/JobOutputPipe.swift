@@ -51,9 +51,11 @@ final class JobOutputPipe: Sendable {
         state.withLock { $0.closed = true }
     }
 
-    /// Takes up to `maxBytes` buffered bytes, waiting for some until `deadline`.
-    func read(maxBytes: Int, deadline: ContinuousClock.Instant?) -> Job.OutputChunk {
+    /// Takes up to `maxBytes` buffered bytes, waiting for some until `deadline`, or until
+    /// `stop` says to give up (looked at each time a waiter is woken; see ``wake()``).
+    func read(maxBytes: Int, deadline: ContinuousClock.Instant?, stop: (() -> Bool)? = nil) -> Job.OutputChunk {
         state.wait(deadline: deadline) { state -> Job.OutputChunk? in
+            if let stop, stop() { return .timedOut }
             if state.available > 0 {
                 let count = min(max(maxBytes, 1), state.available)
                 let bytes = Array(state.bytes[state.head..<(state.head + count)])
@@ -66,6 +68,11 @@ final class JobOutputPipe: Sendable {
             }
             return state.closed ? .eof : nil
         } ?? .timedOut
+    }
+
+    /// Wakes the readers waiting for bytes, so that they look at their `stop` again.
+    func wake() {
+        state.withLock { _ in }
     }
 
     /// Lets the reader thread run to EOF without keeping anything, so a job nobody reads

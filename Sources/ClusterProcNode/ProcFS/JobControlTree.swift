@@ -17,9 +17,8 @@ import SystemPackage
 /// | `info` | read | `host=`, `pid=`, `command=`, `start=` (Unix seconds) lines |
 /// | `ps` | read | a ``ProcessSnapshot`` of the node at open time: what cps needs, in one read |
 ///
-/// Blocking reads end when their request is flushed or the connection closes: they wait in
-/// slices of ``pollInterval`` and look at the request's cancellation between them, since the
-/// job's waits take a deadline rather than a cancellation handle.
+/// Blocking reads end when their request is flushed or the connection closes: the request's
+/// cancellation wakes them (``Job/wakeWaiters()``), so an idle job costs its node no wake-ups.
 public final class JobControlTree: Sendable {
     /// The files of the tree, in listing order.
     public enum File: String, CaseIterable, Sendable {
@@ -35,6 +34,17 @@ public final class JobControlTree: Sendable {
         }
 
         var isWritable: Bool { self == .ctl || self == .stdin }
+
+        /// Whether the file is read whole at open, as /proc's are; the others block or take
+        /// writes, and must be read only when asked.
+        public var isSnapshot: Bool { self == .pids || self == .info || self == .ps }
+    }
+
+    /// The file a qid of this tree names (nil: the directory, or not this tree's).
+    public static func file(of qid: Qid) -> File? {
+        guard qid.type == .file, qid.path & (1 << 63) != 0 else { return nil }
+        let index = Int(qid.path & ~(1 << 63)) - 1
+        return File.allCases.indices.contains(index) ? File.allCases[index] : nil
     }
 
     public let job: Job
@@ -42,7 +52,6 @@ public final class JobControlTree: Sendable {
     public let hostName: String
     /// When the job was started, in Unix seconds.
     public let startTime: Int
-    static let pollInterval: Duration = .milliseconds(100)
 
     /// - Parameters:
     ///   - job: the supervised job.
@@ -88,7 +97,11 @@ public final class JobControlTree: Sendable {
         case .wait: return JobWaitFile(job: job)
         case .pids: return JobTextFile(Array(job.familyPIDs().map { "\($0)\n" }.joined().utf8))
         case .info: return JobTextFile(Array(infoText.utf8))
-        case .ps: return JobTextFile(ProcessSnapshot.capture(family: job.familyPIDs()))
+        case .ps:
+            // The family is found from the same stat files the snapshot holds.
+            return JobTextFile(ProcessSnapshot.capture(family: { [job] stats in
+                job.familyPIDs(table: stats.compactMapValues(JobProcessTable.parseStat))
+            }))
         }
     }
 }
@@ -172,13 +185,12 @@ final class JobOutputFile: OpenFile {
     }
 
     func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
-        while true {
-            if context.isCancelled { throw NinePError(.interrupted) }
-            switch job.readOutput(stream, maxBytes: max(count, 1), deadline: .now + JobControlTree.pollInterval) {
-            case .chunk(let bytes): return bytes
-            case .eof: return []
-            case .timedOut: continue
-            }
+        // Sleeps until output, its end, or a flush (which wakes it): no polling while idle.
+        context.onCancel { [job] in job.wakeWaiters() }
+        switch job.readOutput(stream, maxBytes: max(count, 1), until: { context.isCancelled }) {
+        case .chunk(let bytes): return bytes
+        case .eof: return []
+        case .timedOut: throw NinePError(.interrupted)
         }
     }
 }
@@ -189,13 +201,10 @@ final class JobWaitFile: OpenFile {
     init(job: Job) { self.job = job }
 
     func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
-        while true {
-            if context.isCancelled { throw NinePError(.interrupted) }
-            if let status = job.wait(deadline: .now + JobControlTree.pollInterval) {
-                let text = Array("\(status.text)\n".utf8)
-                guard offset < UInt64(text.count) else { return [] }
-                return Array(text[Int(offset)..<min(text.count, Int(offset) + count)])
-            }
-        }
+        context.onCancel { [job] in job.wakeWaiters() }
+        guard let status = job.wait(until: { context.isCancelled }) else { throw NinePError(.interrupted) }
+        let text = Array("\(status.text)\n".utf8)
+        guard offset < UInt64(text.count) else { return [] }
+        return Array(text[Int(offset)..<min(text.count, Int(offset) + count)])
     }
 }

@@ -33,19 +33,27 @@ public enum ProcessSnapshot {
 
     /// Reads the snapshot from the /proc at `proc`. A process that exits meanwhile is left out.
     public static func capture(proc: String = "/proc", family: [Int32]? = nil) -> [UInt8] {
+        capture(proc: proc, family: family.map { pids in { _ in pids } })
+    }
+
+    /// Reads the snapshot; `family` is given every process's `stat` as read for the snapshot
+    /// and returns the job's PIDs, so that finding the family reads /proc no second time.
+    static func capture(proc: String = "/proc", family: (([Int32: [UInt8]]) -> [Int32])?) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 * 1024)
-        if let family { append("family", Array(family.map { "\($0)\n" }.joined().utf8), to: &out) }
         for name in nodeFiles {
             if let bytes = readWhole("\(proc)/\(name)") { append(name, bytes, to: &out) }
         }
+        var stats: [Int32: [UInt8]] = [:]
         for pid in pids(proc) {
             guard let stat = readWhole("\(proc)/\(pid)/stat") else { continue }
+            stats[pid] = stat
             append("\(pid)/stat", stat, to: &out)
             for file in processFiles.dropFirst() {
                 if let bytes = readWhole("\(proc)/\(pid)/\(file)") { append("\(pid)/\(file)", bytes, to: &out) }
             }
         }
+        if let family { append("family", Array(family(stats).map { "\($0)\n" }.joined().utf8), to: &out) }
         return out
     }
 
@@ -53,29 +61,49 @@ public enum ProcessSnapshot {
     /// - Throws: ``MalformedSnapshot`` when a header or a length does not fit.
     public static func decode(_ bytes: [UInt8]) throws(MalformedSnapshot) -> Decoded {
         var node: [String: [UInt8]] = [:]
-        var byPid: [Int32: [String: [UInt8]]] = [:]
-        var order: [Int32] = []
+        var processes: [Process] = []
+        var slot: [Int32: Int] = [:]
         var index = 0
         while index < bytes.count {
             guard let newline = bytes[index...].firstIndex(of: 0x0A) else {
                 throw MalformedSnapshot(description: "snapshot header without an end at byte \(index)")
             }
-            let header = String(decoding: bytes[index..<newline], as: UTF8.self).split(separator: " ")
-            guard header.count == 2, let length = Int(header[1]), length >= 0, newline + 1 + length <= bytes.count else {
+            // NAME LENGTH: the name has no space, the length only digits.
+            guard let space = bytes[index..<newline].firstIndex(of: 0x20), space > index, space + 1 < newline,
+                  let length = decimal(bytes[(space + 1)..<newline]), newline + 1 + length <= bytes.count
+            else {
                 throw MalformedSnapshot(description: "bad snapshot header at byte \(index)")
             }
+            let name = bytes[index..<space]
             let content = Array(bytes[(newline + 1)..<(newline + 1 + length)])
             index = newline + 1 + length
-            let name = header[0]
-            if let slash = name.firstIndex(of: "/") {
-                guard let pid = Int32(name[..<slash]) else { throw MalformedSnapshot(description: "bad entry name \(name)") }
-                if byPid[pid] == nil { order.append(pid) }
-                byPid[pid, default: [:]][String(name[name.index(after: slash)...])] = content
+            if let slash = name.firstIndex(of: UInt8(ascii: "/")) {
+                guard let number = decimal(name[..<slash]), let pid = Int32(exactly: number) else {
+                    throw MalformedSnapshot(description: "bad entry name \(String(decoding: name, as: UTF8.self))")
+                }
+                let file = String(decoding: name[(slash + 1)...], as: UTF8.self)
+                if let at = slot[pid] {
+                    processes[at].files[file] = content
+                } else {
+                    slot[pid] = processes.count
+                    processes.append(Process(pid: pid, files: [file: content]))
+                }
             } else {
-                node[String(name)] = content
+                node[String(decoding: name, as: UTF8.self)] = content
             }
         }
-        return Decoded(node: node, processes: order.map { Process(pid: $0, files: byPid[$0] ?? [:]) })
+        return Decoded(node: node, processes: processes)
+    }
+
+    /// A non-negative decimal number of at most 18 digits.
+    private static func decimal(_ digits: ArraySlice<UInt8>) -> Int? {
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
+        var value = 0
+        for digit in digits {
+            guard digit >= 0x30, digit <= 0x39 else { return nil }
+            value = value * 10 + Int(digit - 0x30)
+        }
+        return value
     }
 
     private static func append(_ name: String, _ bytes: [UInt8], to out: inout [UInt8]) {
