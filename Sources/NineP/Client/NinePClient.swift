@@ -198,6 +198,20 @@ public final class NinePClient: Sendable {
         return try reply.wait(until: { $0 != nil }) { $0! }!.get()
     }
 
+    /// Requests sent back to back, blocking the calling thread until every one is answered:
+    /// one round trip for a chain such as Tlopen then Tread on one fid (servers that run a
+    /// fid's requests in order answer them in order; others may fail a later one, which the
+    /// caller can try again on its own).
+    /// - Returns: one result per message, in the order sent.
+    public func pipelineBlocking(_ messages: [Message], deadline: ContinuousClock.Instant? = nil) -> [Result<Message, NinePError>] {
+        guard !messages.isEmpty else { return [] }
+        let replies = ConditionLock<[Result<Message, NinePError>?]>(Array(repeating: nil, count: messages.count))
+        for (index, message) in messages.enumerated() {
+            send(message, deadline: deadline) { result in replies.withLock(notify: true) { $0[index] = result } }
+        }
+        return replies.wait(until: { $0.allSatisfy { $0 != nil } }) { $0.map { $0! } }!
+    }
+
     /// Gives up on a request: sends Tflush, fails the caller now, and frees the tag once
     /// the server answers the flush.
     public func abandon(_ tag: UInt16, because error: NinePError) {

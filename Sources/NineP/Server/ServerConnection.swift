@@ -140,6 +140,25 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     private struct FidUse {
         var sequence: UInt64
         var sharing: Bool
+        /// Wakes the request's thread when it may be able to run.
+        var wakeup: Wakeup
+    }
+
+    /// A request's own wake-up: a request waiting for its turn on a fid sleeps on this, and
+    /// only the requests before it on that fid (or a flush) wake it, never every waiter.
+    private final class Wakeup: Sendable {
+        private let signalled = ConditionLock(false)
+
+        func signal() {
+            signalled.withLock(notify: true) { $0 = true }
+        }
+
+        /// Sleeps until signalled (at once if it was since the last wait), or for at most
+        /// `patience`: the caller looks at its turn again either way, so a wake-up missed for
+        /// any reason costs time, never an answer.
+        func wait(patience: Duration = .milliseconds(200)) {
+            _ = signalled.wait(until: { $0 }, deadline: .now + patience) { $0 = false }
+        }
     }
 
     private struct SharedState {
@@ -162,6 +181,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         /// The fids among `fids` this request only looks at.
         var sharedFids: [UInt32]
         var context: RequestContext
+        var wakeup: Wakeup
         var dialect: Dialect
         var msize: UInt32
     }
@@ -252,15 +272,17 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             // A client may reuse a tag as soon as its reply arrives, which can be before the
             // replying thread has retired it: wait for that rather than call it a reuse.
             shared.wait(until: { $0.inFlight[frame.tag]?.replying != true }) { _ in }
+            let wakeup = Wakeup()
             let registered = shared.withLock { shared -> RequestContext? in
                 guard shared.inFlight[frame.tag] == nil else { return nil }
                 let context = RequestContext(user: nil)
                 shared.inFlight[frame.tag] = InFlight(sequence: sequence, context: context)
                 for fid in fids {
-                    shared.fidQueues[fid, default: []].append(FidUse(sequence: sequence, sharing: sharedFids.contains(fid)))
+                    shared.fidQueues[fid, default: []].append(FidUse(sequence: sequence, sharing: sharedFids.contains(fid), wakeup: wakeup))
                 }
                 return context
             }
+            registered?.onCancel { wakeup.signal() }
             guard let context = registered else {
                 configuration.logger.debug("9P server: tag \(frame.tag) reused while in flight")
                 send(error: NinePError.violation("tag \(frame.tag) is already in flight"), tag: frame.tag, dialect: dialect)
@@ -268,7 +290,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             }
             return Request(
                 tag: frame.tag, sequence: sequence, message: message, fids: fids, sharedFids: sharedFids, context: context,
-                dialect: dialect, msize: msize)
+                wakeup: wakeup, dialect: dialect, msize: msize)
         }
         shared.withLock { $0.closed = true }
         stream.close()
@@ -386,9 +408,19 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     // MARK: - Serving one request
 
     private func handle(_ request: Request) {
-        let ready = shared.wait(until: { state in
-            request.context.isCancelled || request.fids.allSatisfy { Self.mayRun(request, on: $0, state) }
-        }) { _ in !request.context.isCancelled } ?? false
+        // Wait for this request's turn on its fids; the requests before it wake it as they end.
+        var ready = false
+        while true {
+            let decided = shared.withLock { state -> Bool? in
+                if request.context.isCancelled { return false }
+                return request.fids.allSatisfy { Self.mayRun(request, on: $0, state) } ? true : nil
+            }
+            if let decided {
+                ready = decided
+                break
+            }
+            request.wakeup.wait()
+        }
 
         var reply: Result<Message, any Error>
         if ready {
@@ -401,10 +433,15 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             reply = .failure(NinePError(.cancelled, errno: .interrupted, "flushed"))
         }
 
+        var next: [Wakeup] = []
         let shouldReply = shared.withLock(notify: true) { state -> Bool in
             for fid in request.fids {
                 state.fidQueues[fid]?.removeAll { $0.sequence == request.sequence }
-                if state.fidQueues[fid]?.isEmpty == true { state.fidQueues[fid] = nil }
+                if state.fidQueues[fid]?.isEmpty == true {
+                    state.fidQueues[fid] = nil
+                } else if let queue = state.fidQueues[fid] {
+                    next += queue.map(\.wakeup)
+                }
             }
             guard var flight = state.inFlight[request.tag], flight.sequence == request.sequence else { return false }
             if flight.flushed {
@@ -415,6 +452,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             state.inFlight[request.tag] = flight
             return true
         }
+        // Those queued behind this request on its fids look again; nobody else wakes.
+        for wakeup in next { wakeup.signal() }
         if shouldReply {
             switch reply {
             case .success(let message): send(message, tag: request.tag, dialect: request.dialect)
