@@ -146,10 +146,13 @@ public final class FamilyUnion: FileSystem {
             // Open a clone: the host's root fid stays unopened for later walks.
             let clone = client.allocateFid()
             _ = try link.call(.twalk(Twalk(fid: root.number, newfid: clone, wnames: [])))
-            return try RemoteFile(link: link, fid: clone, ownsFid: true, flags: flags, context: context)
-        case .remote(let host, _, let fid, _):
+            return try RemoteFile(link: link, fid: clone, ownsFid: true, flags: flags, prefetch: false, context: context)
+        case .remote(let host, let job, let fid, let qid):
             guard let link = links[host] else { throw NinePError(.noSuchFileOrDirectory) }
-            return try RemoteFile(link: link, fid: fid, ownsFid: false, flags: flags, context: context)
+            // procsrv reads /proc files and the job's snapshot files whole at open: the first
+            // read can travel with the open, one round trip to the node instead of two.
+            let snapshot = qid.type == .file && (!job || JobControlTree.file(of: qid)?.isSnapshot == true)
+            return try RemoteFile(link: link, fid: fid, ownsFid: false, flags: flags, prefetch: snapshot, context: context)
         case .passed:
             throw NinePError(.badFileDescriptor)
         }
@@ -205,23 +208,57 @@ public final class FamilyUnion: FileSystem {
 
     /// A file or directory opened on the node; reads and writes go through with the
     /// node's deadline, except blocking job files (stdout, wait), which wait until flushed.
+    ///
+    /// A snapshot file (one procsrv reads whole at open) is read as it is opened, Tlopen and
+    /// Tread back to back: the file's contents are fixed from then on, so reads within what
+    /// came are answered here, and a reply shorter than asked marks the end of the file.
     final class RemoteFile: OpenFile {
         let link: NodeLink
         let fid: UInt32
         let ownsFid: Bool
         let iounit: UInt32
+        /// The file's first bytes, read with the open.
+        let prefetched: [UInt8]?
+        /// Whether `prefetched` is the whole file.
+        let prefetchedAll: Bool
 
-        init(link: NodeLink, fid: UInt32, ownsFid: Bool, flags: UInt32, context: RequestContext) throws {
+        init(link: NodeLink, fid: UInt32, ownsFid: Bool, flags: UInt32, prefetch: Bool, context: RequestContext) throws {
             self.link = link
             self.fid = fid
             self.ownsFid = ownsFid
-            guard case .rlopen(let r) = try link.call(.tlopen(Tlopen(fid: fid, flags: flags))) else {
+            let open = Message.tlopen(Tlopen(fid: fid, flags: flags))
+            if prefetch, flags & LinuxOpenFlags.accessMask == LinuxOpenFlags.readOnly, let client = link.client {
+                let count = UInt32(clamping: client.maxIOSize)
+                let results = try link.pipeline([open, .tread(Tread(fid: fid, offset: 0, count: count))])
+                guard case .rlopen(let r) = try results[0].get() else { throw NinePError.violation("unexpected answer to Tlopen") }
+                self.iounit = r.iounit
+                if case .success(.rread(let data)) = results[1] {
+                    prefetched = data.data
+                    prefetchedAll = data.data.count < Int(count)
+                } else {
+                    // Read again when asked; that read's error (if any) is the real one.
+                    prefetched = nil
+                    prefetchedAll = false
+                }
+                return
+            }
+            guard case .rlopen(let r) = try link.call(open) else {
                 throw NinePError.violation("unexpected answer to Tlopen")
             }
             self.iounit = r.iounit
+            self.prefetched = nil
+            self.prefetchedAll = false
         }
 
         func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
+            if let prefetched, offset < UInt64(prefetched.count) || prefetchedAll {
+                guard offset < UInt64(prefetched.count) else { return [] }
+                let start = Int(offset)
+                // A read that runs past what came goes to the node, unless this is all there is.
+                if prefetchedAll || start + count <= prefetched.count {
+                    return Array(prefetched[start..<min(prefetched.count, start + count)])
+                }
+            }
             guard case .rread(let r) = try forward(.tread(Tread(fid: fid, offset: offset, count: UInt32(clamping: count))), context: context) else {
                 throw NinePError.violation("unexpected answer to Tread")
             }

@@ -100,6 +100,19 @@ public final class NodeLink: Sendable {
         }
     }
 
+    /// Requests sent back to back on the link, with its deadline; one round trip for all.
+    /// A timeout or closed connection is handled as in ``call(_:deadline:)``, per result.
+    public func pipeline(_ messages: [Message], deadline: ContinuousClock.Instant? = nil) throws(NinePError) -> [Result<Message, NinePError>] {
+        let (client, _) = try root(job: false)
+        return client.pipelineBlocking(messages, deadline: deadline ?? .now + timeout).map { result in
+            result.mapError { error in
+                if error.code == .connectionClosed { markDown("connection lost: \(error.message)") }
+                if error.code == .timedOut { return NinePError(.timedOut, errno: .timedOut, "\(host): no answer within \(timeout)") }
+                return error
+            }
+        }
+    }
+
     /// The client of this link, for callers that manage their own requests.
     public var client: NinePClient? { state.withLock { $0.client } }
 

@@ -107,7 +107,11 @@ public final class Launcher: Sendable {
             let base = try FamilyRegistry.runtimeDirectory(environment: environment)
             let socket = "\(base)/\(familyID).sock"
             let served = try NinePListener(.unix(path: socket))
-            try served.serve(union)
+            // Each request to a node holds a thread until the node answers: enough threads
+            // for a request to every node at once (cps reads them all together).
+            var configuration = ServerConfiguration()
+            configuration.maxThreads = max(configuration.maxThreads, 2 * links.count + 8)
+            try served.serve(union, configuration: configuration)
             listener = served
             let made = FamilyRecord(
                 id: familyID, pid: getpid(), startTime: FamilyRegistry.startTime(of: getpid()) ?? 0,

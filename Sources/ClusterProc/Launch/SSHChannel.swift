@@ -104,7 +104,7 @@ public final class SSHChannel: ByteStream, Sendable {
     }
 
     /// The exit status, if the command has ended and reported one.
-    public var exitStatus: Int32? { shared.withLock { $0.exitStatus } }
+    public var exitStatus: Int32? { shared.withLock(notify: false) { $0.exitStatus } }
 
     /// Waits until the command has ended and the channel is closed by the remote side.
     /// - Parameter timeout: how long to wait.

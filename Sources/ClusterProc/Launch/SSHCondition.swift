@@ -45,8 +45,8 @@ final class SSHConditionBox<State: Sendable>: @unchecked Sendable {
     }
 
     /// Runs `body` on the state under the lock, then wakes every waiter.
-    func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
-        try lock.withLock(notify: true, body)
+    func withLock<R>(notify: Bool = true, _ body: (inout State) throws -> R) rethrows -> R {
+        try lock.withLock(notify: notify, body)
     }
 
     /// Sleeps until `body` returns a value or `deadline` passes (then returns nil).

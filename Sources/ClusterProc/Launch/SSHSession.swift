@@ -1,4 +1,5 @@
 import CLibSSH
+import NineP
 import Logging
 import Synchronization
 import SystemPackage
@@ -150,6 +151,7 @@ final class SSHSessionCore: Sendable {
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
             let driver = Unmanaged<SSHSessionDriver>.fromOpaque(context!).takeRetainedValue()
+            nameThisThread("ssh \(driver.host)")
             driver.run()
             return nil
         }, context)
@@ -275,6 +277,8 @@ final class SSHSessionDriver {
     var entries: [Entry] = []
     var timeout: Duration = .seconds(10)
     var readBuffer = [UInt8](repeating: 0, count: SSHSessionDriver.readChunk)
+    /// When the loop last moved bytes or ran work.
+    var lastProgress = ContinuousClock.now
 
     init(core: SSHSessionCore, logger: Logger) {
         self.core = core
@@ -290,18 +294,33 @@ final class SSHSessionDriver {
                 return (state.jobs, state.shuttingDown)
             }
             for job in jobs { job(self) }
+            if !jobs.isEmpty { lastProgress = .now }
             if shuttingDown {
                 teardown()
                 return
             }
             let progress = pump() || hasBufferedOutput()
-            // libssh sometimes takes a reply off the socket inside another call and keeps it
-            // undecoded, so the socket shows nothing new and the poll would sleep its whole
-            // timeout (seen: 1 s stalls on about 1% of 9P round trips). With channels open the
-            // poll is therefore short; an idle session sleeps long.
-            waitForActivity(timeoutMilliseconds: progress ? 0 : (entries.isEmpty ? 1000 : 20))
+            let now = ContinuousClock.now
+            if progress { lastProgress = now }
+            waitForActivity(timeoutMilliseconds: progress ? 0 : pollTimeout(idleFor: now - lastProgress))
         }
     }
+
+    /// How long the loop may sleep in poll when nothing moved.
+    ///
+    /// libssh sometimes takes a packet off the socket inside another call (reading one stream
+    /// pulls in the other's, or another channel's) and keeps it, so the socket shows nothing
+    /// new and the poll would sleep its whole timeout (seen: 1 s stalls on about 1% of 9P
+    /// round trips). That happens only in the moments after bytes moved, so a session that
+    /// just moved bytes polls every 20 ms for a while, and one that has been quiet sleeps a
+    /// second: a family of 64 idle nodes costs the launcher next to no CPU.
+    private func pollTimeout(idleFor idle: Duration) -> Int32 {
+        if entries.isEmpty || idle > Self.busySpell { return 1000 }
+        return 20
+    }
+
+    /// How long after bytes last moved the session keeps polling often.
+    static let busySpell: Duration = .milliseconds(500)
 
     private func waitForActivity(timeoutMilliseconds: Int32) {
         if let event {
@@ -366,7 +385,7 @@ final class SSHSessionDriver {
     /// poll's timeout), so the loop goes round again instead.
     private func hasBufferedOutput() -> Bool {
         for entry in entries {
-            let (stdoutRoom, stderrRoom) = entry.shared.withLock { state in
+            let (stdoutRoom, stderrRoom) = entry.shared.withLock(notify: false) { state in
                 (SSHChannelState.outputLimit - state.stdout.count, SSHChannelState.outputLimit - state.stderr.count)
             }
             if !entry.stdoutEOF, stdoutRoom > 0, Self.readable(ssh_channel_poll(entry.channel, 0)) { return true }
@@ -387,7 +406,8 @@ final class SSHSessionDriver {
         var index = 0
         while index < entries.count {
             let entry = entries[index]
-            let (closed, pending, inputEOF, stdoutRoom, stderrRoom) = entry.shared.withLock { state in
+            // Only looks: waking the channel's readers here would wake them on every turn.
+            let (closed, pending, inputEOF, stdoutRoom, stderrRoom) = entry.shared.withLock(notify: false) { state in
                 (state.closed, state.input.front(limit: Self.writeChunk), state.inputEOF,
                  SSHChannelState.outputLimit - state.stdout.count,
                  SSHChannelState.outputLimit - state.stderr.count)
@@ -439,7 +459,7 @@ final class SSHSessionDriver {
                 progress = written > 0
             }
         }
-        if inputEOF && entry.shared.withLock({ $0.input.isEmpty }) {
+        if inputEOF && entry.shared.withLock(notify: false, { $0.input.isEmpty }) {
             ssh_channel_send_eof(entry.channel)
             entry.eofSent = true
             progress = true
