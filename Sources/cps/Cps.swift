@@ -152,8 +152,12 @@ struct Cps: AsyncParsableCommand {
             }
         }
         let context = StatusContext(nodes: infos)
+        // Node order, then PID: the records come node by node, so only the PIDs need sorting.
         let order = Dictionary(snapshot.nodes.enumerated().map { ($1.host, $0) }, uniquingKeysWith: { a, _ in a })
-        records.sort { (order[$0.host] ?? 0, $0.pid) < (order[$1.host] ?? 0, $1.pid) }
+        records = records.enumerated()
+            .map { (key: (order[$1.host] ?? 0, $1.pid, $0), record: $1) }
+            .sorted { $0.key < $1.key }
+            .map(\.record)
         if let sortSpec { records = sortSpec.sorted(records, context: context) }
         var output = ""
         if json {

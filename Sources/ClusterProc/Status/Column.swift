@@ -349,6 +349,7 @@ public struct Column: Sendable, Equatable {
     private static func two(_ v: UInt64) -> String { v < 10 ? "0\(v)" : String(v) }
 
     static func pad(_ s: String, _ width: Int) -> String {
-        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+        let count = StatusTable.width(s)
+        return count >= width ? s : StatusTable.spaces(width - count) + s
     }
 }

@@ -50,6 +50,26 @@ enum ProcBytes {
     }
 
     /// The lines of a `Key:  value...` file as (key, rest) pairs.
+    /// The values of the `Key:` lines of a /proc status file whose key is one of `keys`, in
+    /// file order, without making a string of every line.
+    static func values(of keys: [StaticString], in bytes: [UInt8], _ body: (Int, ArraySlice<UInt8>) throws -> Void) rethrows {
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+            if let colon = bytes[start..<end].firstIndex(of: UInt8(ascii: ":")) {
+                let key = bytes[start..<colon]
+                for (index, wanted) in keys.enumerated() where wanted.utf8CodeUnitCount == key.count {
+                    let matches = wanted.withUTF8Buffer { $0.elementsEqual(key) }
+                    if matches {
+                        try body(index, bytes[(colon + 1)..<end])
+                        break
+                    }
+                }
+            }
+            start = end + 1
+        }
+    }
+
     static func keyed(_ bytes: [UInt8]) -> [(key: Substring, value: ArraySlice<UInt8>)] {
         var result: [(key: Substring, value: ArraySlice<UInt8>)] = []
         for line in bytes.split(separator: 0x0A) {
@@ -64,6 +84,8 @@ enum ProcBytes {
     /// printable multibyte characters are kept, control characters, invalid sequences and
     /// non-printable characters become `?` (one per byte of an invalid sequence).
     static func printable<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        // Most text is printable ASCII already: taken as it is.
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return String(decoding: bytes, as: UTF8.self) }
         let array = Array(bytes)
         var out = String.UnicodeScalarView()
         var i = 0

@@ -120,34 +120,36 @@ public struct ProcessRecord: Sendable, Equatable {
         self.processor = try int32(39)
         self.policy = try signed(41)
 
-        self.uid = nil
-        self.euid = nil
-        self.gid = nil
-        self.egid = nil
-        self.vmRSSKiB = nil
-        self.vmSizeKiB = nil
-        self.vmLockedKiB = 0
+        var uid: UInt32?, euid: UInt32?, gid: UInt32?, egid: UInt32?
+        var vmRSSKiB: UInt64?, vmSizeKiB: UInt64?, vmLockedKiB: UInt64 = 0
         self.hasStatus = status != nil
         if let status {
             func badStatus(_ key: Substring) -> StatusError {
                 StatusError(.malformedStatus, "malformed /proc/\(pid)/status: \(key)")
             }
-            for (key, value) in ProcBytes.keyed(status) {
-                switch key {
-                case "Uid", "Gid":
-                    let ids = ProcBytes.fields(value).map { ProcBytes.uint64($0).flatMap { UInt32(exactly: $0) } }
+            let keys: [StaticString] = ["Uid", "Gid", "VmRSS", "VmSize", "VmLck"]
+            try ProcBytes.values(of: keys, in: status) { index, value in
+                let key = Substring("\(keys[index])")
+                switch index {
+                case 0, 1:
+                    let ids = ProcBytes.fields(value).prefix(2).map { ProcBytes.uint64($0).flatMap { UInt32(exactly: $0) } }
                     guard ids.count >= 2, let real = ids[0], let effective = ids[1] else { throw badStatus(key) }
-                    if key == "Uid" { uid = real; euid = effective } else { gid = real; egid = effective }
-                case "VmRSS", "VmSize", "VmLck":
+                    if index == 0 { uid = real; euid = effective } else { gid = real; egid = effective }
+                default:
                     guard let kib = ProcBytes.fields(value).first.flatMap({ ProcBytes.uint64($0) }) else {
                         throw badStatus(key)
                     }
-                    if key == "VmRSS" { vmRSSKiB = kib } else if key == "VmSize" { vmSizeKiB = kib } else { vmLockedKiB = kib }
-                default:
-                    continue
+                    if index == 2 { vmRSSKiB = kib } else if index == 3 { vmSizeKiB = kib } else { vmLockedKiB = kib }
                 }
             }
         }
+        self.uid = uid
+        self.euid = euid
+        self.gid = gid
+        self.egid = egid
+        self.vmRSSKiB = vmRSSKiB
+        self.vmSizeKiB = vmSizeKiB
+        self.vmLockedKiB = vmLockedKiB
 
         // procps turns NULs and newlines into spaces after dropping trailing NULs.
         var line = cmdline[...]

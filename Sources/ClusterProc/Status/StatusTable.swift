@@ -51,7 +51,7 @@ public struct StatusTable: Sendable {
         case .aligned:
             var widths = cols.map { max($0.width, showHeader ? $0.header.count : 0) }
             for row in cells {
-                for (i, text) in row.enumerated() { widths[i] = max(widths[i], text.count) }
+                for (i, text) in row.enumerated() { widths[i] = max(widths[i], Self.width(text)) }
             }
             if showHeader { cells.insert(cols.map(\.header), at: 0) }
             for row in cells {
@@ -60,9 +60,10 @@ public struct StatusTable: Sendable {
                     let text = row[i]
                     let isLast = i == cols.count - 1
                     if i > 0 { line += " " }
-                    let pad = String(repeating: " ", count: max(0, widths[i] - text.count))
+                    let pad = Self.spaces(max(0, widths[i] - Self.width(text)))
                     if column.justification == .right {
-                        line += pad + text
+                        line += pad
+                        line += text
                     } else {
                         line += text
                         if !isLast { line += pad }
@@ -76,7 +77,26 @@ public struct StatusTable: Sendable {
 
     /// The whole table as text, one line per process plus the header, each ending in a newline.
     public func render(_ records: [ProcessRecord], context: StatusContext) -> String {
-        lines(records, context: context).map { $0 + "\n" }.joined()
+        var text = ""
+        for line in lines(records, context: context) {
+            text += line
+            text += "\n"
+        }
+        return text
+    }
+
+    /// `count` spaces, without making a string for them.
+    static func spaces(_ count: Int) -> Substring {
+        guard count > 0 else { return "" }
+        guard count <= blanks.utf8.count else { return Substring(String(repeating: " ", count: count)) }
+        return blanks[..<blanks.utf8.index(blanks.startIndex, offsetBy: count)]
+    }
+
+    private static let blanks = String(repeating: " ", count: 256)
+
+    /// Columns `text` takes: its characters, counted quickly when it is all ASCII.
+    static func width(_ text: String) -> Int {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count
     }
 
     /// procps's `show_one_proc`: each column starts where it should, unless the previous
@@ -88,22 +108,25 @@ public struct StatusTable: Sendable {
         for (i, column) in cols.enumerated() {
             let isLast = i == cols.count - 1
             var text = texts[i]
+            var amount = Self.width(text)
             if !isLast && !isHeader {
                 switch column.justification {
-                case .user where text.count > column.width:
+                case .user where amount > column.width:
                     text = String(text.prefix(max(0, column.width - 1))) + "+"
-                case .wchan where text.count > column.width, .unlimited where text.count > column.width:
+                    amount = text.count
+                case .wchan where amount > column.width, .unlimited where amount > column.width:
                     text = String(text.prefix(column.width))
+                    amount = text.count
                 default:
                     break
                 }
             }
-            let amount = text.count
             let leftpad = column.justification == .right ? max(0, column.width - amount) : 0
             var space = correct - actual + leftpad
             if space < 1 { space = dospace }
             space = min(space, 144)
-            line += String(repeating: " ", count: space) + text
+            line.append(contentsOf: Self.spaces(space))
+            line += text
             if isLast { break }
             actual += space + amount
             correct += column.width + 1
