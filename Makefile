@@ -14,8 +14,10 @@ test-deps:
 build: deps
 	$(SWIFT) build
 
+## Self-contained release tools (static Swift runtime): procsrv can be copied to nodes
+## that have no Swift installed.
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 ## The main job end to end on a small simulated cluster.
 demo:

@@ -66,7 +66,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customShort("k"), help: "The first node that fails ends the job everywhere.")
     var killOnFailure = false
 
-    @Option(name: .long, help: "procsrv's path on the nodes (default: the procsrv beside this program).")
+    @Option(name: .long, help: "procsrv's path on the nodes (default: the procsrv beside this program); a relative path is taken from the current directory, a bare name from the node's PATH.")
     var procsrv: String?
 
     @Flag(name: .long, help: "Copy procsrv to each node (SFTP, private temporary directory) for the job's lifetime.")
@@ -103,7 +103,7 @@ struct RunCommand: ParsableCommand {
             throw ValidationError(error.description)
         }
         var options = LaunchOptions(
-            hosts: Array(selection), command: command, procsrvPath: procsrv ?? Self.defaultProcsrv(),
+            hosts: Array(selection), command: command, procsrvPath: procsrv.map(Self.absoluteIfRelative) ?? Self.defaultProcsrv(),
             workingDirectory: Self.currentDirectory())
         options.fanout = fanout
         options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
@@ -198,6 +198,13 @@ struct RunCommand: ParsableCommand {
             if access(sibling, X_OK) == 0 { return sibling }
         }
         return "procsrv"
+    }
+
+    /// A path with a slash is taken from here, as the job's working directory is: the remote
+    /// shell starts in the home directory. A bare name is looked up on the node's PATH.
+    static func absoluteIfRelative(_ path: String) -> String {
+        guard path.contains("/"), !path.hasPrefix("/") else { return path }
+        return currentDirectory() + "/" + path
     }
 
     static func currentDirectory() -> String {
