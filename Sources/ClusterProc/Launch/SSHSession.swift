@@ -1,5 +1,4 @@
 import CLibSSH
-import NineP
 import Logging
 import Synchronization
 import SystemPackage
@@ -151,7 +150,6 @@ final class SSHSessionCore: Sendable {
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
             let driver = Unmanaged<SSHSessionDriver>.fromOpaque(context!).takeRetainedValue()
-            nameThisThread("ssh \(driver.host)")
             driver.run()
             return nil
         }, context)

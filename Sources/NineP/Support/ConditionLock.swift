@@ -121,7 +121,6 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) th
     let result = pthread_create(&thread, &attributes, { raw in
         let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue()
         let typed = unsafeDowncast(box, to: Box.self)
-        nameThisThread(typed.name)
         typed.body()
         return nil
     }, box)
@@ -132,13 +131,3 @@ public func startThread(name: String, _ body: @escaping @Sendable () -> Void) th
     }
 }
 
-/// Names the calling thread, for `top -H` and `ps -L` (the kernel keeps 15 bytes of it).
-public func nameThisThread(_ name: String) {
-    #if os(Linux)
-    let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-    guard fd >= 0 else { return }
-    let bytes = Array(name.utf8.prefix(15))
-    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    close(fd)
-    #endif
-}
