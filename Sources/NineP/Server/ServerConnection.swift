@@ -140,8 +140,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     private struct FidUse {
         var sequence: UInt64
         var sharing: Bool
-        /// Wakes the request's thread when it may be able to run.
-        var wakeup: Wakeup
+        /// Wakes the request's thread when it may be able to run; set once it has to wait.
+        var wakeup: Wakeup?
     }
 
     /// A request's own wake-up: a request waiting for its turn on a fid sleeps on this, and
@@ -181,7 +181,6 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         /// The fids among `fids` this request only looks at.
         var sharedFids: [UInt32]
         var context: RequestContext
-        var wakeup: Wakeup
         var dialect: Dialect
         var msize: UInt32
     }
@@ -272,17 +271,15 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             // A client may reuse a tag as soon as its reply arrives, which can be before the
             // replying thread has retired it: wait for that rather than call it a reuse.
             shared.wait(until: { $0.inFlight[frame.tag]?.replying != true }) { _ in }
-            let wakeup = Wakeup()
             let registered = shared.withLock { shared -> RequestContext? in
                 guard shared.inFlight[frame.tag] == nil else { return nil }
                 let context = RequestContext(user: nil)
                 shared.inFlight[frame.tag] = InFlight(sequence: sequence, context: context)
                 for fid in fids {
-                    shared.fidQueues[fid, default: []].append(FidUse(sequence: sequence, sharing: sharedFids.contains(fid), wakeup: wakeup))
+                    shared.fidQueues[fid, default: []].append(FidUse(sequence: sequence, sharing: sharedFids.contains(fid)))
                 }
                 return context
             }
-            registered?.onCancel { wakeup.signal() }
             guard let context = registered else {
                 configuration.logger.debug("9P server: tag \(frame.tag) reused while in flight")
                 send(error: NinePError.violation("tag \(frame.tag) is already in flight"), tag: frame.tag, dialect: dialect)
@@ -290,7 +287,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             }
             return Request(
                 tag: frame.tag, sequence: sequence, message: message, fids: fids, sharedFids: sharedFids, context: context,
-                wakeup: wakeup, dialect: dialect, msize: msize)
+                dialect: dialect, msize: msize)
         }
         shared.withLock { $0.closed = true }
         stream.close()
@@ -409,17 +406,35 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
     private func handle(_ request: Request) {
         // Wait for this request's turn on its fids; the requests before it wake it as they end.
+        // Most requests never wait, and make no wake-up.
         var ready = false
+        var wakeup: Wakeup?
+        var listening = false
         while true {
             let decided = shared.withLock { state -> Bool? in
                 if request.context.isCancelled { return false }
-                return request.fids.allSatisfy { Self.mayRun(request, on: $0, state) } ? true : nil
+                if request.fids.allSatisfy({ Self.mayRun(request, on: $0, state) }) { return true }
+                if wakeup == nil {
+                    let made = Wakeup()
+                    for fid in request.fids {
+                        guard let index = state.fidQueues[fid]?.firstIndex(where: { $0.sequence == request.sequence }) else { continue }
+                        state.fidQueues[fid]![index].wakeup = made
+                    }
+                    wakeup = made
+                }
+                return nil
             }
             if let decided {
                 ready = decided
                 break
             }
-            request.wakeup.wait()
+            guard let wakeup else { continue }
+            if !listening {
+                // A flush wakes it too (at once if it came already).
+                request.context.onCancel { wakeup.signal() }
+                listening = true
+            }
+            wakeup.wait()
         }
 
         var reply: Result<Message, any Error>
@@ -440,7 +455,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
                 if state.fidQueues[fid]?.isEmpty == true {
                     state.fidQueues[fid] = nil
                 } else if let queue = state.fidQueues[fid] {
-                    next += queue.map(\.wakeup)
+                    next += queue.compactMap(\.wakeup)
                 }
             }
             guard var flight = state.inFlight[request.tag], flight.sequence == request.sequence else { return false }
