@@ -140,25 +140,6 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     private struct FidUse {
         var sequence: UInt64
         var sharing: Bool
-        /// Wakes the request's thread when it may be able to run; set once it has to wait.
-        var wakeup: Wakeup?
-    }
-
-    /// A request's own wake-up: a request waiting for its turn on a fid sleeps on this, and
-    /// only the requests before it on that fid (or a flush) wake it, never every waiter.
-    private final class Wakeup: Sendable {
-        private let signalled = ConditionLock(false)
-
-        func signal() {
-            signalled.withLock(notify: true) { $0 = true }
-        }
-
-        /// Sleeps until signalled (at once if it was since the last wait), or for at most
-        /// `patience`: the caller looks at its turn again either way, so a wake-up missed for
-        /// any reason costs time, never an answer.
-        func wait(patience: Duration = .milliseconds(200)) {
-            _ = signalled.wait(until: { $0 }, deadline: .now + patience) { $0 = false }
-        }
     }
 
     private struct SharedState {
@@ -405,37 +386,9 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     // MARK: - Serving one request
 
     private func handle(_ request: Request) {
-        // Wait for this request's turn on its fids; the requests before it wake it as they end.
-        // Most requests never wait, and make no wake-up.
-        var ready = false
-        var wakeup: Wakeup?
-        var listening = false
-        while true {
-            let decided = shared.withLock { state -> Bool? in
-                if request.context.isCancelled { return false }
-                if request.fids.allSatisfy({ Self.mayRun(request, on: $0, state) }) { return true }
-                if wakeup == nil {
-                    let made = Wakeup()
-                    for fid in request.fids {
-                        guard let index = state.fidQueues[fid]?.firstIndex(where: { $0.sequence == request.sequence }) else { continue }
-                        state.fidQueues[fid]![index].wakeup = made
-                    }
-                    wakeup = made
-                }
-                return nil
-            }
-            if let decided {
-                ready = decided
-                break
-            }
-            guard let wakeup else { continue }
-            if !listening {
-                // A flush wakes it too (at once if it came already).
-                request.context.onCancel { wakeup.signal() }
-                listening = true
-            }
-            wakeup.wait()
-        }
+        let ready = shared.wait(until: { state in
+            request.context.isCancelled || request.fids.allSatisfy { Self.mayRun(request, on: $0, state) }
+        }) { _ in !request.context.isCancelled } ?? false
 
         var reply: Result<Message, any Error>
         if ready {
@@ -448,15 +401,10 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             reply = .failure(NinePError(.cancelled, errno: .interrupted, "flushed"))
         }
 
-        var next: [Wakeup] = []
         let shouldReply = shared.withLock(notify: true) { state -> Bool in
             for fid in request.fids {
                 state.fidQueues[fid]?.removeAll { $0.sequence == request.sequence }
-                if state.fidQueues[fid]?.isEmpty == true {
-                    state.fidQueues[fid] = nil
-                } else if let queue = state.fidQueues[fid] {
-                    next += queue.compactMap(\.wakeup)
-                }
+                if state.fidQueues[fid]?.isEmpty == true { state.fidQueues[fid] = nil }
             }
             guard var flight = state.inFlight[request.tag], flight.sequence == request.sequence else { return false }
             if flight.flushed {
@@ -467,8 +415,6 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             state.inFlight[request.tag] = flight
             return true
         }
-        // Those queued behind this request on its fids look again; nobody else wakes.
-        for wakeup in next { wakeup.signal() }
         if shouldReply {
             switch reply {
             case .success(let message): send(message, tag: request.tag, dialect: request.dialect)
