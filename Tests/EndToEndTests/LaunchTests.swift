@@ -141,6 +141,14 @@ struct LaunchTests {
         #expect(!pids.contains(Int(getpid())) || pids.count < 50, "a node's table is small and its own")
         // Outside, nothing changed.
         #expect(access("/proc/node02", F_OK) != 0)
+
+        // A file of many messages comes whole through the union, which reads a /proc file's
+        // first message with its open and the rest when asked.
+        let large = try await Spawned.run(["\(Self.binaries)/cluster-launch", "cat", "-j", id, "node02/kallsyms"])
+        let reference = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "cat", "/proc/kallsyms"])
+        #expect(large.status == 0, "\(large.errors)")
+        #expect(large.output.utf8.count > 1 << 20, "kallsyms is several messages long")
+        #expect(large.output == reference.output)
     }
 
     @Test func aDeadNodeIsReportedAndTheOthersFinish() async throws {
