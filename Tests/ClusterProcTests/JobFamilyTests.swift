@@ -53,8 +53,16 @@ import Testing
         let memberPIDs = Set(members.map(\.pid))
         #expect(memberPIDs.isSuperset(of: ready))
         #expect(memberPIDs.contains(job.rootPID))
-        let table = JobProcessTable.snapshot()
-        let orphans = ready.filter { table[$0]?.parentPID == getpid() }
+        // The double-forked process says "ready" as soon as it runs, which can be before its
+        // parent has exited: it re-parents here only then, so wait for that (10 s at most).
+        var table = JobProcessTable.snapshot()
+        var orphans = ready.filter { table[$0]?.parentPID == getpid() }
+        let patience = ContinuousClock.now + .seconds(10)
+        while orphans.isEmpty, ContinuousClock.now < patience {
+            usleep(5_000)  // the process table has no event to wait on
+            table = JobProcessTable.snapshot()
+            orphans = ready.filter { table[$0]?.parentPID == getpid() }
+        }
         #expect(orphans.count == 1, "the double-forked process re-parents to this subreaper")
         for pid in orphans { #expect(table[pid]?.session == pid) }
 
