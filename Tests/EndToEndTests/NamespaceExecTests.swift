@@ -26,34 +26,18 @@ func namespaceTestToolPath() throws -> String {
     return try #require(found, "cluster-proc-testtool not built; looked in \(candidates) (run swift build)")
 }
 
-/// Runs a program to completion and returns its status and output.
-@discardableResult
-func namespaceRun(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
 
 /// Creates the test user and opens /dev/fuse to everyone, as distributions ship it.
 func namespacePrepareMachine() throws {
-    if try namespaceRun(["id", "-u", namespaceTestUser]).status != 0 {
-        try #require(try namespaceRun(["useradd", "-m", namespaceTestUser]).status == 0)
+    if try runToCompletion(["id", "-u", namespaceTestUser]).status != 0 {
+        try #require(try runToCompletion(["useradd", "-m", namespaceTestUser]).status == 0)
     }
     try #require(chmod("/dev/fuse", 0o666) == 0)
 }
 
 /// The uid of a user.
 func namespaceUID(of user: String) throws -> String {
-    try namespaceRun(["id", "-u", user]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+    try runToCompletion(["id", "-u", user]).output.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// A directory everyone may read, removed by the caller.
@@ -84,7 +68,7 @@ func namespaceOpenFIFOForWriting(_ path: String) -> Int32? {
 
 /// Whether any mount of our FUSE file system is visible to a fresh process outside.
 func namespaceFuseMountVisible() throws -> Bool {
-    let mountinfo = try namespaceRun(["cat", "/proc/self/mountinfo"]).output
+    let mountinfo = try runToCompletion(["cat", "/proc/self/mountinfo"]).output
     return mountinfo.contains("fuse.cluster-proc") || mountinfo.contains("/realproc")
 }
 
@@ -162,7 +146,7 @@ struct NamespaceExecTests {
         let fixture = try namespaceFixture()
         defer { try? FileManager.default.removeItem(atPath: fixture) }
         let secret = try makeHosts(in: fixture)
-        let outside = try namespaceRun(["ps", "-e"]).output.split(separator: "\n").count
+        let outside = try runToCompletion(["ps", "-e"]).output.split(separator: "\n").count
 
         let script = """
             echo @id; id -u

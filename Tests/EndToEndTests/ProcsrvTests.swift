@@ -118,21 +118,6 @@ func procsrvStartTime(of pid: Int32) -> UInt64? {
     return fields.count > 19 ? UInt64(fields[19]) : nil
 }
 
-/// Runs a program to completion; returns its status and output.
-func procsrvRun(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let outData = output.fileHandleForReading.readDataToEndOfFile()
-    let errData = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
-}
 
 @Suite struct ProcsrvTests {
     /// Reads `stdout` of the job until `lines` lines have arrived.
@@ -331,12 +316,12 @@ func procsrvRun(_ arguments: [String]) throws -> (status: Int32, output: String,
 
     @Test(.enabled(if: getuid() == 0, "needs root to run procsrv as another user"))
     func anotherUsersFilesAreRefusedAsTheKernelRefusesThem() async throws {
-        if try procsrvRun(["id", "-u", "cpuser"]).status != 0 {
-            try #require(try procsrvRun(["useradd", "-m", "cpuser"]).status == 0)
-            try #require(try procsrvRun(["usermod", "-p", "*", "cpuser"]).status == 0)
+        if try runToCompletion(["id", "-u", "cpuser"]).status != 0 {
+            try #require(try runToCompletion(["useradd", "-m", "cpuser"]).status == 0)
+            try #require(try runToCompletion(["usermod", "-p", "*", "cpuser"]).status == 0)
         }
-        let uid = try #require(UInt32(try procsrvRun(["id", "-u", "cpuser"]).output.trimmingCharacters(in: .whitespacesAndNewlines)))
-        let gid = try #require(UInt32(try procsrvRun(["id", "-g", "cpuser"]).output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let uid = try #require(UInt32(try runToCompletion(["id", "-u", "cpuser"]).output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let gid = try #require(UInt32(try runToCompletion(["id", "-g", "cpuser"]).output.trimmingCharacters(in: .whitespacesAndNewlines)))
         let directory = NSTemporaryDirectory() + "procsrv-user-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -372,14 +357,14 @@ func procsrvRun(_ arguments: [String]) throws -> (status: Int32, output: String,
             text.split(separator: "\n").first { $0.hasPrefix("procsrv: listening on tcp:") }.map { String($0.dropFirst("procsrv: listening on tcp:".count)) }
         }, "procsrv said: \(server.errors)")
         #expect(address.hasPrefix("127.0.0.1:"))
-        let root = try procsrvRun(["diodls", "-s", address, "-a", "/proc", "/"])
+        let root = try runToCompletion(["diodls", "-s", address, "-a", "/proc", "/"])
         #expect(root.status == 0, "\(root.errors)")
         let names = Set(root.output.split(separator: "\n").map(String.init))
         #expect(names.isSuperset(of: ["self", "version", "\(getpid())", "\(server.pid)"]))
-        let pidDirectory = try procsrvRun(["diodls", "-s", address, "-a", "/proc", "/\(getpid())"])
+        let pidDirectory = try runToCompletion(["diodls", "-s", address, "-a", "/proc", "/\(getpid())"])
         #expect(pidDirectory.status == 0, "\(pidDirectory.errors)")
         #expect(Set(pidDirectory.output.split(separator: "\n").map(String.init)).isSuperset(of: ["status", "stat", "exe", "cwd", "fd"]))
-        let status = try procsrvRun(["diodcat", "-s", address, "-a", "/proc", "/\(getpid())/status"])
+        let status = try runToCompletion(["diodcat", "-s", address, "-a", "/proc", "/\(getpid())/status"])
         #expect(status.status == 0, "\(status.errors)")
         let local = try String(contentsOfFile: "/proc/\(getpid())/status", encoding: .utf8)
         for field in ["Name:", "Pid:", "PPid:", "Uid:"] {
@@ -388,7 +373,7 @@ func procsrvRun(_ arguments: [String]) throws -> (status: Int32, output: String,
             #expect(remoteLine == local.split(separator: "\n").first { $0.hasPrefix(field) })
         }
         // An escape through a symlink fails for diod's client too.
-        let escape = try procsrvRun(["diodcat", "-s", address, "-a", "/proc", "/1/root/etc/passwd"])
+        let escape = try runToCompletion(["diodcat", "-s", address, "-a", "/proc", "/1/root/etc/passwd"])
         #expect(escape.status != 0)
         #expect(!escape.output.contains("root:"))
     }
