@@ -164,7 +164,7 @@ struct Cps: AsyncParsableCommand {
             output = table.renderJSONLines(records, context: context)
             for down in downs {
                 if case .down(let reason, let since) = down.state {
-                    output += "{\"host\":\"\(down.host)\",\"down\":true,\"reason\":\(Self.jsonString(reason)),\"since\":\(since)}\n"
+                    output += "{\"host\":\(JSON.quote(down.host)),\"down\":true,\"reason\":\(JSON.quote(reason)),\"since\":\(since)}\n"
                 }
             }
         } else {
@@ -180,26 +180,6 @@ struct Cps: AsyncParsableCommand {
         }
         return (output, !downs.isEmpty)
     }
-
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default:
-                if scalar.value < 0x20 { out += unicodeEscape(scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
-}
-
-/// `\u00XX` for a control character in JSON.
-func unicodeEscape(_ value: UInt32) -> String {
-    let hex = String(value, radix: 16)
-    return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
 }
 
 /// A one-line error, printed without the usage text.

@@ -205,6 +205,15 @@ struct LaunchTests {
         #expect(cps.status == 1, "cps says some nodes were missing")
         #expect(cps.output.split(separator: "\n").contains { $0.hasPrefix("node02") && $0.contains("DOWN") }, "\(cps.output)")
         #expect(cps.output.contains("node03"))
+        // With --json, the dead node is one object that parses, with its reason.
+        let json = try await Spawned.run(["\(Self.binaries)/cps", "-j", id, "--timeout", "2", "--json"])
+        #expect(json.status == 1)
+        let objects = json.output.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(objects.count == json.output.split(separator: "\n").count, "every line is a JSON object: \(json.output)")
+        let down = objects.first { $0["host"] as? String == "node02" && $0["down"] as? Bool == true }
+        #expect((down?["reason"] as? String)?.isEmpty == false, "\(json.output)")
         try await cluster.revive()
     }
 

@@ -173,8 +173,9 @@ public struct StatusTable: Sendable {
 
 /// Hand-rolled JSON string escaping: quotes, backslashes and every control character
 /// escaped; text is valid UTF-8 because Swift strings are.
-enum JSON {
-    static func quote(_ s: String) -> String {
+public enum JSON {
+    /// `s` as a JSON string, quotes included.
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
