@@ -49,21 +49,7 @@ public final class SSHChannel: ByteStream, Sendable {
     /// - Returns: the count read; 0 at end of stdout or after `close()`.
     /// - Throws: `SSHError` when the connection failed before stdout ended.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard buffer.count > 0 else { return 0 }
-        var resume = false
-        let n = try shared.wait(until: nil) { state -> Int? in
-            if !state.stdout.isEmpty {
-                let wasFull = state.stdout.count >= SSHChannelState.outputLimit
-                let n = state.stdout.take(into: buffer)
-                resume = wasFull && state.stdout.count < SSHChannelState.outputLimit
-                return n
-            }
-            if state.stdoutEOF || state.closed || state.finished { return 0 }
-            if let failure = state.failure { throw failure }
-            return nil
-        }
-        if resume { session.core.wake() }
-        return n ?? 0
+        try readOutput(\.stdout, ended: \.stdoutEOF, into: buffer, shared: shared, session: session)
     }
 
     /// Queues `bytes` for the remote stdin, blocking while too much is already queued.
@@ -153,21 +139,7 @@ public final class SSHChannelStderr: ByteStream, Sendable {
 
     /// Reads stderr bytes, blocking until some arrive; 0 at its end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard buffer.count > 0 else { return 0 }
-        var resume = false
-        let n = try shared.wait(until: nil) { state -> Int? in
-            if !state.stderr.isEmpty {
-                let wasFull = state.stderr.count >= SSHChannelState.outputLimit
-                let n = state.stderr.take(into: buffer)
-                resume = wasFull && state.stderr.count < SSHChannelState.outputLimit
-                return n
-            }
-            if state.stderrEOF || state.closed || state.finished { return 0 }
-            if let failure = state.failure { throw failure }
-            return nil
-        }
-        if resume { session.core.wake() }
-        return n ?? 0
+        try readOutput(\.stderr, ended: \.stderrEOF, into: buffer, shared: shared, session: session)
     }
 
     /// Always throws: stderr cannot be written.
@@ -180,4 +152,28 @@ public final class SSHChannelStderr: ByteStream, Sendable {
         shared.withLock { $0.closed = true }
         session.core.wake()
     }
+}
+
+/// Takes buffered bytes of one output stream (stdout or stderr), blocking until some arrive;
+/// 0 at the stream's end. Wakes the session thread when this read makes room in a full
+/// buffer, so that it takes more from libssh (and opens the SSH window) again.
+private func readOutput(
+    _ stream: WritableKeyPath<SSHChannelState, SSHByteQueue>, ended: KeyPath<SSHChannelState, Bool>,
+    into buffer: UnsafeMutableRawBufferPointer, shared: SSHConditionBox<SSHChannelState>, session: SSHSession
+) throws -> Int {
+    guard buffer.count > 0 else { return 0 }
+    var resume = false
+    let n = try shared.wait(until: nil) { state -> Int? in
+        if !state[keyPath: stream].isEmpty {
+            let wasFull = state[keyPath: stream].count >= SSHChannelState.outputLimit
+            let n = state[keyPath: stream].take(into: buffer)
+            resume = wasFull && state[keyPath: stream].count < SSHChannelState.outputLimit
+            return n
+        }
+        if state[keyPath: ended] || state.closed || state.finished { return 0 }
+        if let failure = state.failure { throw failure }
+        return nil
+    }
+    if resume { session.core.wake() }
+    return n ?? 0
 }
