@@ -106,16 +106,17 @@ final class RawPeer<FS: FileSystem>: Sendable {
     let server: ServerConnection<FS>
     let stream: FileDescriptorStream
     let decoder = ConditionLock(FrameDecoder(maxSize: 1 << 20))
-    let dialect = Dialect.linux
+    let dialect: Dialect
 
-    init(_ fileSystem: FS) throws {
+    init(_ fileSystem: FS, dialect: Dialect = .linux, configuration: ServerConfiguration = .init()) throws {
         let (a, b) = try socketPair()
-        server = try ServerConnection.serve(fileSystem, over: a)
+        server = try ServerConnection.serve(fileSystem, over: a, configuration: configuration)
         stream = b
+        self.dialect = dialect
     }
 
     func negotiate(msize: UInt32 = 8192) throws {
-        let reply = try call(.tversion(Tversion(msize: msize, version: "9P2000.L")), tag: Tversion.noTag)
+        let reply = try call(.tversion(Tversion(msize: msize, version: dialect.versionString)), tag: Tversion.noTag)
         guard case .rversion = try Message.decode(reply, dialect: .plain) else { throw NinePError.violation("no Rversion") }
     }
 
@@ -134,6 +135,31 @@ final class RawPeer<FS: FileSystem>: Sendable {
                 decoder.append(Array(buffer[0..<count]))
             }
         }
+    }
+
+    /// The reply decoded in the peer's dialect.
+    func decode(_ frame: Frame) throws -> Message {
+        try Message.decode(frame, dialect: dialect)
+    }
+
+    /// The errno an Rlerror or a .u Rerror carries; nil for any other reply.
+    func errno(of frame: Frame) throws -> Errno? {
+        switch try decode(frame) {
+        case .rlerror(let e): Errno(rawValue: Int32(bitPattern: e.ecode))
+        case .rerror(let e): e.errno.map { Errno(rawValue: Int32(bitPattern: $0)) } ?? NinePError.errno(forMessage: e.ename)
+        default: nil
+        }
+    }
+
+    /// Whether the reply is an Rerror or Rlerror.
+    func isError(_ frame: Frame) -> Bool {
+        frame.type == Rerror.type || frame.type == Rlerror.type
+    }
+
+    /// Whether the reply is an error with `errno`; in 9P2000, whose Rerror carries only a
+    /// string, whether it is an error at all.
+    func failed(_ frame: Frame, with errno: Errno) throws -> Bool {
+        dialect == .plain ? isError(frame) : try self.errno(of: frame) == errno
     }
 
     /// Sends one request and returns its reply, which must carry the same tag.

@@ -20,6 +20,9 @@ import SystemPackage
 /// - Everything runs as the user who started the server, so the kernel's /proc permissions
 ///   apply and its errno (EACCES, EPERM, ENOENT, ESRCH) is what the client gets.
 public struct ProcFS: FileSystem {
+    /// /proc answers from the kernel at once; the job tree's streams say for themselves.
+    public var callsMayBlock: Bool { false }
+
     /// What a fid stands for.
     public enum Node: Sendable {
         case proc(ProcEntryHandle)

@@ -4,8 +4,10 @@ import SystemPackage
 ///
 /// A concrete server implements the reading calls; the mutating ones default to
 /// `EROFS`, so a read-only server writes nothing to refuse them. Calls may block (a remote
-/// node, a process's output): the engine runs them on threads of its own, never on the
-/// Swift concurrency pool, and calls that touch different fids run concurrently. A call
+/// node, a process's output): the engine runs them on a pool of threads of its own, never on
+/// the Swift concurrency pool, and calls that touch different fids run concurrently. A file
+/// system whose calls never block says so (``callsMayBlock``, ``OpenFile/mayBlock``) and the
+/// engine serves them on the thread that read the request, without a hand-off. A call
 /// that can block for long should watch ``RequestContext/isCancelled`` or register
 /// ``RequestContext/onCancel(_:)`` so that Tflush and a closed connection end it.
 ///
@@ -14,6 +16,11 @@ import SystemPackage
 public protocol FileSystem: Sendable {
     /// What a fid stands for: a path, an inode, a remote fid.
     associatedtype Node: Sendable
+
+    /// Whether calls on nodes (attach, walk, open, attributes, clunk…) may block for long.
+    /// Default true: they run on the pool. A file system answering from local state or
+    /// quick system calls returns false and is served where requests are read.
+    var callsMayBlock: Bool { get }
 
     /// Binds a new fid to the root of the tree named `aname`.
     func attach(_ request: AttachRequest, context: RequestContext) throws -> Node
@@ -72,6 +79,9 @@ public protocol FileSystem: Sendable {
 
 /// An open file of a ``FileSystem``.
 public protocol OpenFile: AnyObject, Sendable {
+    /// Whether reads and writes may block for long (a stream that waits for data). Default
+    /// true: they run on the pool.
+    var mayBlock: Bool { get }
     /// Reads up to `count` bytes at `offset`; an empty result is end of file.
     func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8]
     /// Writes at `offset`; the default refuses (read-only).
@@ -187,6 +197,8 @@ public struct FileAttributes: Sendable, Hashable {
 }
 
 extension FileSystem {
+    public var callsMayBlock: Bool { true }
+
     public func walk(from node: Node, names: [String], context: RequestContext) throws -> [Node] {
         var nodes: [Node] = []
         var current = node
@@ -257,6 +269,7 @@ extension FileSystem {
 }
 
 extension OpenFile {
+    public var mayBlock: Bool { true }
     public func write(offset: UInt64, data: [UInt8], context: RequestContext) throws -> Int {
         throw NinePError(.readOnlyFileSystem)
     }

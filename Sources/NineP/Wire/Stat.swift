@@ -62,6 +62,8 @@ public enum DirMode {
     public static let temporary: UInt32 = 0x0400_0000
     /// 9P2000.u.
     public static let symlink: UInt32 = 0x0200_0000
+    /// 9P2000.u: a hard link; Tcreate's extension names the fid of the file to link to.
+    public static let link: UInt32 = 0x0100_0000
     public static let device: UInt32 = 0x0080_0000
     public static let namedPipe: UInt32 = 0x0020_0000
     public static let socket: UInt32 = 0x0010_0000

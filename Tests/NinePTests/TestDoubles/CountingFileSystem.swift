@@ -15,6 +15,8 @@ final class CountingFileSystem<Inner: FileSystem>: FileSystem {
         self.inner = inner
     }
 
+    var callsMayBlock: Bool { inner.callsMayBlock }
+
     func attach(_ request: AttachRequest, context: RequestContext) throws -> Node {
         let node = try inner.attach(request, context: context)
         liveNodes.add(1, ordering: .relaxed)
@@ -73,6 +75,7 @@ final class CountingFileSystem<Inner: FileSystem>: FileSystem {
         }
 
         var iounit: UInt32 { file.iounit }
+        var mayBlock: Bool { file.mayBlock }
 
         func close() {
             // A second close would be an engine bug; count it so the balance shows it.

@@ -22,6 +22,9 @@ final class MemoryFileSystem: FileSystem {
     let root: Entry
     let released = Atomic<Int>(0)
 
+    /// Everything but the blocking file answers at once.
+    var callsMayBlock: Bool { false }
+
     init(_ root: [String: Entry]) {
         self.root = .directory(root)
     }
@@ -85,6 +88,11 @@ final class MemoryFileSystem: FileSystem {
         init(node: Node, fileSystem: MemoryFileSystem) {
             self.node = node
             self.fileSystem = fileSystem
+        }
+
+        var mayBlock: Bool {
+            if case .blocking = node.entry { return true }
+            return false
         }
 
         func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
