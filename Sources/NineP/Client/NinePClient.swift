@@ -5,9 +5,12 @@ import SystemPackage
 /// A 9P client connection: many requests multiplexed by tag over one ``ByteStream``.
 ///
 /// Replies are matched by a reader thread of the client's own. Every call may carry a
-/// deadline; a call that is cancelled or runs out of time sends Tflush, and its tag is
-/// reused only after Rflush. When the connection drops, every pending call fails at once
-/// with ``NinePError/Code/connectionClosed``.
+/// deadline; a call that is cancelled or runs out of time fails at once and sends Tflush,
+/// and its tag is reused only after Rflush. flush(5): a reply that still arrives before the
+/// Rflush must be honoured, "since the completed request may signify a state change in the
+/// server": a fid such a request made (Tattach, Twalk to a new fid) is clunked, and its
+/// number is not reused until the server has let go of it. When the connection drops, every
+/// pending call fails at once with ``NinePError/Code/connectionClosed``.
 public final class NinePClient: Sendable {
     /// The dialect the server agreed to.
     public let dialect: Dialect
@@ -23,15 +26,43 @@ public final class NinePClient: Sendable {
         var deadline: ContinuousClock.Instant?
         /// The tag of the Tflush sent for this request, once abandoned.
         var flushTag: UInt16?
+        /// The fid the request makes on the server, and how many qids a walk must answer
+        /// for the fid to exist.
+        var createdFid: (fid: UInt32, walkNames: Int?)?
+        /// A late reply made the fid, and a Tclunk of it is on its way.
+        var clunkingLateFid = false
     }
 
     private struct State {
         var pending: [UInt16: Pending] = [:]
-        var nextTag: UInt16 = 0
+        /// Tags used before and free again; `unusedTag` and above were never used.
+        var freeTags: [UInt16] = []
+        var unusedTag: UInt16 = 0
         var nextFid: UInt32 = 1
         var freeFids: [UInt32] = []
+        /// Fids an abandoned request may have made on the server; true once the caller
+        /// released the number. They go back to `freeFids` when the server's side is known.
+        var doubtfulFids: [UInt32: Bool] = [:]
         var closedError: NinePError?
         var earliestDeadline: ContinuousClock.Instant?
+
+        /// A free tag (never NOTAG), without a search; nil when all 65535 are in flight.
+        mutating func allocateTag() -> UInt16? {
+            if let tag = freeTags.popLast() { return tag }
+            guard unusedTag < Tversion.noTag else { return nil }
+            defer { unusedTag += 1 }
+            return unusedTag
+        }
+
+        mutating func retire(_ tag: UInt16) {
+            if pending.removeValue(forKey: tag) != nil { freeTags.append(tag) }
+        }
+
+        /// The server's side of a doubtful fid is settled: the number is free once the caller
+        /// let it go.
+        mutating func settle(_ fid: UInt32) {
+            if doubtfulFids.removeValue(forKey: fid) == true { freeFids.append(fid) }
+        }
     }
 
     /// Connects over `stream`: negotiates the version (blocking) and starts the reader.
@@ -150,27 +181,49 @@ public final class NinePClient: Sendable {
         _ message: Message, deadline: ContinuousClock.Instant? = nil,
         completion: @escaping @Sendable (Result<Message, NinePError>) -> Void
     ) -> UInt16? {
-        let registered = state.withLock(notify: deadline != nil) { state -> Result<UInt16, NinePError> in
-            if let error = state.closedError { return .failure(error) }
-            guard state.pending.count < Int(UInt16.max) - 1 else {
-                return .failure(NinePError(.fileSystem, errno: .resourceBusy, "too many requests in flight"))
+        // Registered and written under the writer's lock: a deadline that passes at once
+        // cannot put its Tflush on the wire before the request itself.
+        let outcome = writer.withLock { _ -> Result<UInt16, NinePError> in
+            let registered = state.withLock(notify: deadline != nil) { state -> Result<UInt16, NinePError> in
+                if let error = state.closedError { return .failure(error) }
+                guard let tag = state.allocateTag() else {
+                    return .failure(NinePError(.fileSystem, errno: .resourceBusy, "too many requests in flight"))
+                }
+                state.pending[tag] = Pending(completion: completion, deadline: deadline, createdFid: Self.fidCreated(by: message))
+                if let deadline, deadline < (state.earliestDeadline ?? deadline + .seconds(1)) {
+                    state.earliestDeadline = deadline
+                }
+                return .success(tag)
             }
-            var tag = state.nextTag
-            while state.pending[tag] != nil || tag == Tversion.noTag { tag &+= 1 }
-            state.nextTag = tag &+ 1
-            state.pending[tag] = Pending(completion: completion, deadline: deadline)
-            if let deadline, deadline < (state.earliestDeadline ?? deadline + .seconds(1)) {
-                state.earliestDeadline = deadline
+            guard case .success(let tag) = registered else { return registered }
+            do {
+                try message.encode(tag: tag, dialect: dialect).withUnsafeBytes { try stream.write($0) }
+            } catch {
+                return .failure(.closed("cannot send: \(error)"))
             }
             return .success(tag)
         }
-        switch registered {
+        switch outcome {
         case .failure(let error):
+            if error.code == .connectionClosed {
+                stream.close()
+                fail(with: error)
+            }
             completion(.failure(error))
             return nil
         case .success(let tag):
-            write(message.encode(tag: tag, dialect: dialect))
             return tag
+        }
+    }
+
+    /// The fid a request makes on the server (for a walk, only when every name is walked).
+    private static func fidCreated(by message: Message) -> (fid: UInt32, walkNames: Int?)? {
+        switch message {
+        case .tattach(let m): (m.fid, nil)
+        case .tauth(let m): (m.afid, nil)
+        case .twalk(let m) where m.newfid != m.fid: (m.newfid, m.wnames.count)
+        case .txattrwalk(let m) where m.newfid != m.fid: (m.newfid, nil)
+        default: nil
         }
     }
 
@@ -216,20 +269,24 @@ public final class NinePClient: Sendable {
     /// the server answers the flush.
     public func abandon(_ tag: UInt16, because error: NinePError) {
         let outcome = state.withLock { state -> (completion: (@Sendable (Result<Message, NinePError>) -> Void)?, flushTag: UInt16?) in
-            guard var pending = state.pending[tag], pending.flushTag == nil, state.closedError == nil else { return (nil, nil) }
+            guard var pending = state.pending[tag], pending.flushTag == nil, pending.completion != nil, state.closedError == nil else {
+                return (nil, nil)
+            }
             let completion = pending.completion
             pending.completion = nil
             pending.deadline = nil
-            var flushTag = state.nextTag
-            while state.pending[flushTag] != nil || flushTag == Tversion.noTag { flushTag &+= 1 }
-            state.nextTag = flushTag &+ 1
-            pending.flushTag = flushTag
+            if let created = pending.createdFid { state.doubtfulFids[created.fid] = false }
+            // Without a tag for the Tflush the request stays in flight until it is answered.
+            let flushTag = state.allocateTag()
+            if let flushTag {
+                pending.flushTag = flushTag
+                state.pending[flushTag] = Pending(completion: nil, deadline: nil)
+            }
             state.pending[tag] = pending
-            state.pending[flushTag] = Pending(completion: nil, deadline: nil)
             return (completion, flushTag)
         }
-        guard let flushTag = outcome.flushTag else { return }
         outcome.completion?(.failure(error))
+        guard let flushTag = outcome.flushTag else { return }
         write(Message.tflush(Tflush(oldtag: tag)).encode(tag: flushTag, dialect: dialect))
     }
 
@@ -277,39 +334,73 @@ public final class NinePClient: Sendable {
 
     private func deliver(_ frame: Frame) throws(NinePError) {
         let message = try Message.decode(frame, dialect: dialect)
+        var lateFid: UInt32?
         let found = state.withLock { state -> Result<(@Sendable (Result<Message, NinePError>) -> Void)?, NinePError> in
-            guard let pending = state.pending[frame.tag] else {
+            guard var pending = state.pending[frame.tag] else {
                 return .failure(NinePError.violation("reply with tag \(frame.tag) that is not in flight"))
             }
-            if case .rflush = message {
+            if case .rflush = message, let old = state.pending.first(where: { $0.value.flushTag == frame.tag }) {
                 // The flush is answered: the flushed tag is free again, whatever came before.
-                state.pending[frame.tag] = nil
-                if let old = state.pending.first(where: { $0.value.flushTag == frame.tag })?.key {
-                    state.pending[old] = nil
-                }
-                return .success(pending.completion)
+                state.retire(frame.tag)
+                state.retire(old.key)
+                if let created = old.value.createdFid, !old.value.clunkingLateFid { state.settle(created.fid) }
+                return .success(nil)
             }
-            if pending.flushTag != nil { return .success(nil) }  // answered before the flush: drop it
-            state.pending[frame.tag] = nil
+            guard pending.flushTag == nil, pending.completion != nil else {
+                // flush(5): answered before the Rflush, so it happened. A fid it made must go.
+                if let created = pending.createdFid, Self.made(created, message) {
+                    pending.clunkingLateFid = true
+                    state.pending[frame.tag] = pending
+                    lateFid = created.fid
+                }
+                if pending.flushTag == nil { state.retire(frame.tag) }
+                return .success(nil)
+            }
+            state.retire(frame.tag)
             return .success(pending.completion)
         }
+        if let lateFid {
+            send(.tclunk(Tclunk(fid: lateFid))) { [self] _ in state.withLock { $0.settle(lateFid) } }
+        }
         guard let completion = try found.get() else { return }
+        completion(Self.result(of: message))
+    }
+
+    /// Whether a reply made the fid its request would create.
+    private static func made(_ created: (fid: UInt32, walkNames: Int?), _ reply: Message) -> Bool {
+        switch reply {
+        case .rwalk(let walk): walk.qids.count == created.walkNames
+        case .rerror, .rlerror: false
+        default: true
+        }
+    }
+
+    /// A reply as the caller sees it: an Rerror or Rlerror is a failure, with EIO where
+    /// the errno makes no sense (0, negative, or beyond Linux's range) — never a success.
+    static func result(of message: Message) -> Result<Message, NinePError> {
         switch message {
         case .rlerror(let e):
-            let errno = Errno(rawValue: Int32(bitPattern: e.ecode))
-            completion(.failure(NinePError(errno)))
+            return .failure(NinePError(sensibleErrno(Int64(e.ecode)) ?? .ioError))
         case .rerror(let e):
-            let errno = e.errno.map { Errno(rawValue: Int32(bitPattern: $0)) } ?? NinePError.errno(forMessage: e.ename)
-            completion(.failure(NinePError(.fileSystem, errno: errno, e.ename)))
+            let errno = e.errno.flatMap { sensibleErrno(Int64($0)) } ?? NinePError.errno(forMessage: e.ename)
+            return .failure(NinePError(.fileSystem, errno: errno, e.ename.isEmpty ? NinePError.text(for: errno) : e.ename))
         default:
-            completion(.success(message))
+            return .success(message)
         }
+    }
+
+    /// An errno a peer sent, if it is one Linux has (1...4095).
+    static func sensibleErrno(_ value: Int64) -> Errno? {
+        (1...4095).contains(value) ? Errno(rawValue: Int32(value)) : nil
     }
 
     private func fail(with error: NinePError) {
         let completions = state.withLock(notify: true) { state -> [@Sendable (Result<Message, NinePError>) -> Void] in
             if state.closedError == nil { state.closedError = error }
-            defer { state.pending = [:] }
+            defer {
+                state.pending = [:]
+                state.doubtfulFids = [:]
+            }
             return state.pending.values.compactMap(\.completion)
         }
         for completion in completions { completion(.failure(error)) }
@@ -359,6 +450,12 @@ public final class NinePClient: Sendable {
 
     /// Returns a fid number for reuse; call only after its Rclunk (or a failed walk to it).
     public func releaseFid(_ fid: UInt32) {
-        state.withLock { $0.freeFids.append(fid) }
+        state.withLock { state in
+            if state.doubtfulFids[fid] != nil {
+                state.doubtfulFids[fid] = true
+            } else {
+                state.freeFids.append(fid)
+            }
+        }
     }
 }
