@@ -45,6 +45,9 @@ extension NinePClient {
             do throws(NinePError) {
                 let reply = try await call(.twalk(Twalk(fid: current.number, newfid: newfid, wnames: step)), deadline: deadline)
                 guard case .rwalk(let walked) = reply else { throw NinePError.violation("unexpected answer to Twalk") }
+                guard walked.qids.count <= step.count else {
+                    throw NinePError.violation("Rwalk with \(walked.qids.count) qids for \(step.count) names")
+                }
                 guard walked.qids.count == step.count else {
                     throw NinePError(.noSuchFileOrDirectory, "\(step[walked.qids.count]): No such file or directory")
                 }
