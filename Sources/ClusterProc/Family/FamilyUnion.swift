@@ -191,6 +191,7 @@ public final class FamilyUnion: FileSystem {
     // MARK: - Open files
 
     final class Listing: OpenFile {
+        var ioDuration: CallDuration { .immediate }
         let items: [DirectoryItem]
         init(items: [DirectoryItem]) { self.items = items }
         func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] { throw NinePError(.isDirectory) }
@@ -198,6 +199,7 @@ public final class FamilyUnion: FileSystem {
     }
 
     final class Snapshot: OpenFile {
+        var ioDuration: CallDuration { .immediate }
         let bytes: [UInt8]
         init(bytes: [UInt8]) { self.bytes = bytes }
         func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
@@ -213,6 +215,8 @@ public final class FamilyUnion: FileSystem {
     /// Tread back to back: the file's contents are fixed from then on, so reads within what
     /// came are answered here, and a reply shorter than asked marks the end of the file.
     final class RemoteFile: OpenFile {
+        /// Reads have no deadline (a stream waits for as long as the job runs).
+        var ioDuration: CallDuration { .unbounded }
         let link: NodeLink
         let fid: UInt32
         let ownsFid: Bool

@@ -7,7 +7,7 @@ import Synchronization
 /// Its states: challenged (reads give the server nonce; one write is taken), then
 /// authenticated (reads give the server's proof) or failed (everything fails with EACCES).
 public final class SharedKeyAuthenticationFile: AuthenticationFile {
-    public var mayBlock: Bool { false }
+    public var ioDuration: CallDuration { .immediate }
     private enum Phase {
         case challenged
         case authenticated(serverProof: [UInt8])

@@ -11,7 +11,7 @@ import NineP
 /// Make a new one for every connection (``init(_:key:logger:)`` is cheap): the attempt limit
 /// and the proven (uname, aname) pairs are per connection.
 public struct SharedKeyFileSystem<Base: FileSystem>: FileSystem {
-    public var callsMayBlock: Bool { base.callsMayBlock }
+    public var callDuration: CallDuration { base.callDuration }
     public typealias Node = Base.Node
 
     /// The file system served once authenticated.

@@ -108,6 +108,7 @@ public final class JobControlTree: Sendable {
 
 /// The listing of the job tree's root.
 final class JobDirectoryFile: OpenFile {
+    var ioDuration: CallDuration { .immediate }
     func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
         throw NinePError(.isDirectory)
     }
@@ -121,6 +122,7 @@ final class JobDirectoryFile: OpenFile {
 
 /// Fixed text, made at open.
 final class JobTextFile: OpenFile {
+    var ioDuration: CallDuration { .immediate }
     let content: [UInt8]
     init(_ content: [UInt8]) { self.content = content }
 
@@ -133,6 +135,7 @@ final class JobTextFile: OpenFile {
 
 /// `ctl`: each write is one or more command lines.
 final class JobControlFile: OpenFile {
+    var ioDuration: CallDuration { .immediate }
     let job: Job
     init(job: Job) { self.job = job }
 
@@ -150,6 +153,8 @@ final class JobControlFile: OpenFile {
 
 /// `stdin`: writes go to the job; the fid that opened it for writing closes it when clunked.
 final class JobInputFile: OpenFile {
+    /// A write waits while the job does not read its input.
+    var ioDuration: CallDuration { .unbounded }
     let job: Job
     let closesInput: Bool
     init(job: Job, closesInput: Bool) {
@@ -177,6 +182,7 @@ final class JobInputFile: OpenFile {
 
 /// `stdout` and `stderr`: a read returns what arrived, waiting for at least a byte.
 final class JobOutputFile: OpenFile {
+    var ioDuration: CallDuration { .unbounded }
     let job: Job
     let stream: Job.Output
     init(job: Job, stream: Job.Output) {
@@ -197,6 +203,7 @@ final class JobOutputFile: OpenFile {
 
 /// `wait`: blocks until the root has ended, then its status as text.
 final class JobWaitFile: OpenFile {
+    var ioDuration: CallDuration { .unbounded }
     let job: Job
     init(job: Job) { self.job = job }
 

@@ -21,7 +21,7 @@ import SystemPackage
 ///   apply and its errno (EACCES, EPERM, ENOENT, ESRCH) is what the client gets.
 public struct ProcFS: FileSystem {
     /// /proc answers from the kernel at once; the job tree's streams say for themselves.
-    public var callsMayBlock: Bool { false }
+    public var callDuration: CallDuration { .immediate }
 
     /// What a fid stands for.
     public enum Node: Sendable {

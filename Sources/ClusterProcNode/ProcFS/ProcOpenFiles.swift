@@ -13,7 +13,7 @@ import SystemPackage
 /// ``snapshotLimit`` (`pagemap`, `kcore`) keeps its descriptor and is read with `pread`
 /// beyond the snapshot.
 final class ProcSnapshotFile: OpenFile {
-    var mayBlock: Bool { false }
+    var ioDuration: CallDuration { .immediate }
     /// The most bytes read into memory at open.
     static let snapshotLimit = 32 << 20
 
@@ -84,7 +84,7 @@ final class ProcSnapshotFile: OpenFile {
 
 /// An open /proc directory: each listing from offset 0 is read anew, as /proc lists it now.
 final class ProcDirectoryFile: OpenFile {
-    var mayBlock: Bool { false }
+    var ioDuration: CallDuration { .immediate }
     private let fd: Mutex<Int32>
 
     init(fd: Int32) {

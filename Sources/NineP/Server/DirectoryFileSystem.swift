@@ -14,7 +14,7 @@ import SystemPackage
 /// trees nobody hostile rearranges while they are served (a directory swapped for a symlink
 /// between a walk and an open would be followed).
 public struct DirectoryFileSystem: FileSystem {
-    public var callsMayBlock: Bool { false }
+    public var callDuration: CallDuration { .immediate }
     /// A file of the tree: its path below the root and what `lstat` said when it was reached.
     public struct Node: Sendable {
         public var components: [String]
@@ -98,7 +98,7 @@ public struct DirectoryFileSystem: FileSystem {
 
     /// An open file or directory of the export.
     final class OpenedFile: OpenFile {
-        var mayBlock: Bool { false }
+        var ioDuration: CallDuration { .immediate }
         let fd: Int32
         let isDirectory: Bool
 

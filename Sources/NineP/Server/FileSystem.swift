@@ -6,21 +6,34 @@ import SystemPackage
 /// `EROFS`, so a read-only server writes nothing to refuse them. Calls may block (a remote
 /// node, a process's output): the engine runs them on a pool of threads of its own, never on
 /// the Swift concurrency pool, and calls that touch different fids run concurrently. A file
-/// system whose calls never block says so (``callsMayBlock``, ``OpenFile/mayBlock``) and the
-/// engine serves them on the thread that read the request, without a hand-off. A call
+/// system says how long its calls may take (``callDuration``, ``OpenFile/ioDuration``): the
+/// engine serves immediate ones on the thread that read the request, without a hand-off,
+/// and keeps threads for bounded calls that unbounded ones (a stream waiting for data) can
+/// never all take. A call
 /// that can block for long should watch ``RequestContext/isCancelled`` or register
 /// ``RequestContext/onCancel(_:)`` so that Tflush and a closed connection end it.
 ///
 /// Errors thrown are mapped once, in the engine: a ``NinePError`` keeps its errno and
 /// message, an `Errno` becomes that errno, anything else `EIO`.
+/// How long a file system call may take, which decides where the engine runs it.
+public enum CallDuration: Sendable, Hashable {
+    /// Answers at once (local state, a quick system call): served on the reading thread.
+    case immediate
+    /// May wait, but for a bounded time (a remote call with a deadline): a pool thread.
+    case bounded
+    /// May wait for as long as it likes (a job's output, its exit): a pool thread of a
+    /// budget of its own, so that such calls never hold every thread.
+    case unbounded
+}
+
 public protocol FileSystem: Sendable {
     /// What a fid stands for: a path, an inode, a remote fid.
     associatedtype Node: Sendable
 
-    /// Whether calls on nodes (attach, walk, open, attributes, clunk…) may block for long.
-    /// Default true: they run on the pool. A file system answering from local state or
-    /// quick system calls returns false and is served where requests are read.
-    var callsMayBlock: Bool { get }
+    /// How long calls on nodes (attach, walk, open, attributes, clunk…) may take. Default
+    /// ``CallDuration/bounded``: they run on the pool. A file system answering from local
+    /// state or quick system calls says ``CallDuration/immediate``.
+    var callDuration: CallDuration { get }
 
     /// Binds a new fid to the root of the tree named `aname`.
     func attach(_ request: AttachRequest, context: RequestContext) throws -> Node
@@ -79,9 +92,9 @@ public protocol FileSystem: Sendable {
 
 /// An open file of a ``FileSystem``.
 public protocol OpenFile: AnyObject, Sendable {
-    /// Whether reads and writes may block for long (a stream that waits for data). Default
-    /// true: they run on the pool.
-    var mayBlock: Bool { get }
+    /// How long reads and writes may take. Default ``CallDuration/bounded``; a stream that
+    /// waits for data is ``CallDuration/unbounded``.
+    var ioDuration: CallDuration { get }
     /// Reads up to `count` bytes at `offset`; an empty result is end of file.
     func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8]
     /// Writes at `offset`; the default refuses (read-only).
@@ -197,7 +210,7 @@ public struct FileAttributes: Sendable, Hashable {
 }
 
 extension FileSystem {
-    public var callsMayBlock: Bool { true }
+    public var callDuration: CallDuration { .bounded }
 
     public func walk(from node: Node, names: [String], context: RequestContext) throws -> [Node] {
         var nodes: [Node] = []
@@ -269,7 +282,7 @@ extension FileSystem {
 }
 
 extension OpenFile {
-    public var mayBlock: Bool { true }
+    public var ioDuration: CallDuration { .bounded }
     public func write(offset: UInt64, data: [UInt8], context: RequestContext) throws -> Int {
         throw NinePError(.readOnlyFileSystem)
     }

@@ -15,8 +15,8 @@ struct ServerCall<FS: FileSystem>: Sendable {
     let context: RequestContext
     let dialect: Dialect
     let msize: UInt32
-    /// Whether the call may block (runs on the pool) or is served where it was read.
-    let mayBlock: Bool
+    /// How long the call may take: where it runs.
+    let duration: CallDuration
 
     /// A change to the fid table, applied by the session when the call completes.
     enum FidChange: Sendable {

@@ -10,9 +10,13 @@ public struct ServerConfiguration: Sendable {
     public var minMessageSize: UInt32 = 256
     /// Fids one connection may hold at once.
     public var maxFids = 8192
-    /// Threads one connection may use for calls that may block (see ``FileSystem/callsMayBlock``
-    /// and ``OpenFile/mayBlock``); when all are busy, further such calls queue.
+    /// Calls of ``CallDuration/bounded`` duration one connection runs at once (each on a
+    /// thread of its own); beyond it they queue.
     public var maxThreads = 32
+    /// Calls of ``CallDuration/unbounded`` duration (streams that wait for data) one
+    /// connection runs at once; beyond it they queue. They never take the threads of
+    /// bounded calls, so parked reads cannot stall the rest.
+    public var maxStreamThreads = 64
     /// Requests one connection may have in flight; beyond it a request is answered EBUSY.
     public var maxRequests = 4096
     public var logger = Logger(label: "ninep.server")
@@ -22,12 +26,13 @@ public struct ServerConfiguration: Sendable {
 
 /// Serves one 9P connection over any ``ByteStream``: the thin driver under ``ServerSession``.
 ///
-/// One thread always reads. It serves the calls that cannot block (a /proc file, an
-/// attribute) itself, as they come, and collects their replies into one write per read; calls
-/// that may block (a job's output, a remote node) go to a pool of at most
-/// ``ServerConfiguration/maxThreads`` threads, and beyond that wait in the session's queue.
-/// So the reader is never stuck behind a blocked call: it answers Tflush and quick requests
-/// at once, however many reads are parked.
+/// One thread always reads. It serves immediate calls (a /proc file, an attribute) itself, as
+/// they come, and collects their replies into one write per read; calls that may wait go to
+/// a pool: at most ``ServerConfiguration/maxThreads`` bounded ones (a remote node) and
+/// ``ServerConfiguration/maxStreamThreads`` unbounded ones (a job's output) at once, the rest
+/// waiting in the session's queue. So the reader is never stuck behind a blocked call: it
+/// answers Tflush and immediate requests at once, however many reads are parked, and parked
+/// streams never hold the threads that bounded calls need.
 public final class ServerConnection<FS: FileSystem>: Sendable {
     private let fileSystem: FS
     private let stream: any ByteStream
@@ -41,6 +46,8 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         var session: ServerSession<FS>
         var workers = 0
         var idleWorkers = 0
+        /// Calls running on pool threads, by duration.
+        var busy: [CallDuration: Int] = [:]
         var readerDone = false
         var finished = false
         /// A thread waits for the running calls to end (a Tversion, the connection's end):
@@ -153,10 +160,14 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
 
     // MARK: - The pool
 
+    private func limit(of duration: CallDuration) -> Int {
+        duration == .unbounded ? configuration.maxStreamThreads : configuration.maxThreads
+    }
+
     private func wakePool(_ added: Int) {
         let start = core.withLock(notify: true) { core -> Int in
             let wanted = min(core.session.scheduled.count, added) - core.idleWorkers
-            let room = configuration.maxThreads - core.workers
+            let room = configuration.maxThreads + configuration.maxStreamThreads - core.workers
             let count = max(0, min(wanted, room))
             core.workers += count
             return count
@@ -174,15 +185,29 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
     private func workerLoop() {
         while true {
             core.withLock { $0.idleWorkers += 1 }
-            let call = core.wait(until: { !$0.session.scheduled.isEmpty || $0.readerDone }) { core -> ServerCall<FS>? in
-                core.idleWorkers -= 1
-                return core.session.nextScheduled()
+            let call = core.wait(deadline: nil) { core -> ServerCall<FS>?? in
+                if let call = core.session.nextScheduled({ (core.busy[$0] ?? 0) < limit(of: $0) }) {
+                    core.idleWorkers -= 1
+                    core.busy[call.duration, default: 0] += 1
+                    return .some(call)
+                }
+                if core.readerDone {
+                    core.idleWorkers -= 1
+                    return .some(nil)
+                }
+                return nil
             }!
             guard let call else {
                 core.withLock(notify: true) { $0.workers -= 1 }
                 return
             }
             run(call)
+            // A thread of this duration is free again: a call that waited for it may start.
+            let waiting = core.withLock { core -> Bool in
+                core.busy[call.duration, default: 1] -= 1
+                return !core.session.scheduled.isEmpty
+            }
+            if waiting { core.notifyAll() }
             flushOutbox()
         }
     }
@@ -218,8 +243,11 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
             return core.session.close()
         }
         perform(step)
-        let released = core.wait(until: { $0.session.running == 0 && $0.workers == 0 }) { $0.session.releaseAll() }!
-        for entry in released { entry.close(fileSystem) }
+        do {
+            // In a scope of its own: the nodes go before anyone is told the connection ended.
+            let released = core.wait(until: { $0.session.running == 0 && $0.workers == 0 }) { $0.session.releaseAll() }!
+            for entry in released { entry.close(fileSystem) }
+        }
         core.withLock(notify: true) { $0.finished = true }
         onClose()
     }

@@ -9,7 +9,7 @@ import SystemPackage
 /// calls to run now, contexts to cancel and fids to close. Replies (and only replies) collect
 /// in ``outbox`` in the order the state decided them, which is the order they must go out:
 /// the reply of a flushed request always precedes its Rflush, a Rflush precedes the Rflush
-/// of a later Tflush of the same tag. Calls that may block are queued in ``scheduled`` for a
+/// of a later Tflush of the same tag. Calls that may wait are queued in ``scheduled`` for a
 /// pool; a flush reaches them there too, so a busy pool never keeps a Tflush waiting.
 ///
 /// ``ServerConnection`` drives it from its threads under one lock; tests drive it with bytes.
@@ -204,36 +204,37 @@ struct ServerSession<FS: FileSystem>: Sendable {
         let context = RequestContext(user: primary?.user)
         let call = ServerCall(
             tag: request.tag, sequence: request.sequence, message: message, entries: entries, removed: removed,
-            context: context, dialect: dialect ?? .plain, msize: msize, mayBlock: mayBlock(message, primary))
+            context: context, dialect: dialect ?? .plain, msize: msize, duration: duration(of: message, primary))
         requests[request.tag]?.phase = .started
         requests[request.tag]?.context = context
         running += 1
         var step = Step()
-        if call.mayBlock {
+        if call.duration == .immediate {
+            step.calls.append(call)
+        } else {
             scheduled.append(call)
             step.scheduled = 1
-        } else {
-            step.calls.append(call)
         }
         return step
     }
 
-    private func mayBlock(_ message: Message, _ entry: ServerFid<FS>?) -> Bool {
+    private func duration(of message: Message, _ entry: ServerFid<FS>?) -> CallDuration {
         switch message {
         case .tread, .twrite, .treaddir:
             switch entry?.kind {
-            case .auth(let file): file.mayBlock
-            case .xattr: false
-            default: entry?.open?.mayBlock ?? false
+            case .auth(let file): file.ioDuration
+            case .xattr: .immediate
+            default: entry?.open?.ioDuration ?? .immediate
             }
-        case .tfsync, .tlock, .tgetlock, .txattrcreate: false
-        default: fileSystem.callsMayBlock
+        case .tfsync, .tlock, .tgetlock, .txattrcreate: .immediate
+        default: fileSystem.callDuration
         }
     }
 
-    /// The next call for a pool thread, oldest first.
-    mutating func nextScheduled() -> ServerCall<FS>? {
-        scheduled.isEmpty ? nil : scheduled.removeFirst()
+    /// The oldest scheduled call of a duration `mayStart` allows, for a pool thread.
+    mutating func nextScheduled(_ mayStart: (CallDuration) -> Bool) -> ServerCall<FS>? {
+        guard let index = scheduled.firstIndex(where: { mayStart($0.duration) }) else { return nil }
+        return scheduled.remove(at: index)
     }
 
     // MARK: - Outcomes

@@ -15,7 +15,7 @@ final class CountingFileSystem<Inner: FileSystem>: FileSystem {
         self.inner = inner
     }
 
-    var callsMayBlock: Bool { inner.callsMayBlock }
+    var callDuration: CallDuration { inner.callDuration }
 
     func attach(_ request: AttachRequest, context: RequestContext) throws -> Node {
         let node = try inner.attach(request, context: context)
@@ -75,7 +75,7 @@ final class CountingFileSystem<Inner: FileSystem>: FileSystem {
         }
 
         var iounit: UInt32 { file.iounit }
-        var mayBlock: Bool { file.mayBlock }
+        var ioDuration: CallDuration { file.ioDuration }
 
         func close() {
             // A second close would be an engine bug; count it so the balance shows it.

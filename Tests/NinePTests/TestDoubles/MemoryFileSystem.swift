@@ -23,7 +23,7 @@ final class MemoryFileSystem: FileSystem {
     let released = Atomic<Int>(0)
 
     /// Everything but the blocking file answers at once.
-    var callsMayBlock: Bool { false }
+    var callDuration: CallDuration { .immediate }
 
     init(_ root: [String: Entry]) {
         self.root = .directory(root)
@@ -90,9 +90,9 @@ final class MemoryFileSystem: FileSystem {
             self.fileSystem = fileSystem
         }
 
-        var mayBlock: Bool {
-            if case .blocking = node.entry { return true }
-            return false
+        var ioDuration: CallDuration {
+            if case .blocking = node.entry { return .unbounded }
+            return .immediate
         }
 
         func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {

@@ -25,7 +25,7 @@ final class RecordingFileSystem: FileSystem {
         }
     }
 
-    var callsMayBlock: Bool { false }
+    var callDuration: CallDuration { .immediate }
     var calls: [String] { state.withLock { $0.calls } }
 
     private func record(_ call: String) {
@@ -116,7 +116,7 @@ final class RecordingFileSystem: FileSystem {
             self.fileSystem = fileSystem
         }
 
-        var mayBlock: Bool { false }
+        var ioDuration: CallDuration { .immediate }
 
         func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] { [] }
 
