@@ -261,7 +261,8 @@ extension NinePClient {
 ///
 /// Each reply's entries are taken and the read goes on from the last entry's offset until a
 /// reply is empty. A server whose offsets come back to one already used (a read that does
-/// not advance) or whose listing passes ``maxEntries`` entries or ``maxBytes`` bytes fails
+/// not advance) or whose listing passes its bounds (by default ``maxEntries`` entries and
+/// ``maxBytes`` bytes) fails
 /// the read with `EIO`, so a hostile or broken server costs bounded time and memory. Entries
 /// whose name no file can have (empty, `/` or NUL in it, longer than 255 bytes) are dropped.
 public struct DirectoryListing: Sendable {
@@ -278,8 +279,16 @@ public struct DirectoryListing: Sendable {
     public private(set) var isComplete = false
     private var bytes = 0
     private var offsets: Set<UInt64> = [0]
+    private let entryLimit: Int
+    private let byteLimit: Int
 
-    public init() {}
+    /// - Parameters:
+    ///   - maxEntries: the most entries the listing may hold.
+    ///   - maxBytes: the most bytes of Rreaddir data it may take.
+    public init(maxEntries: Int = DirectoryListing.maxEntries, maxBytes: Int = DirectoryListing.maxBytes) {
+        self.entryLimit = maxEntries
+        self.byteLimit = maxBytes
+    }
 
     /// Takes the data of one Rreaddir.
     /// - Throws: ``NinePError`` (`EIO`) when the data does not parse, the read does not
@@ -296,8 +305,8 @@ public struct DirectoryListing: Sendable {
             return
         }
         bytes += data.count
-        guard bytes <= Self.maxBytes, entries.count + batch.count <= Self.maxEntries else {
-            throw Self.refused("a directory listing passes \(Self.maxEntries) entries or \(Self.maxBytes) bytes")
+        guard bytes <= byteLimit, entries.count + batch.count <= entryLimit else {
+            throw Self.refused("a directory listing passes \(entryLimit) entries or \(byteLimit) bytes")
         }
         guard offsets.insert(last.offset).inserted else {
             throw Self.refused("a directory read does not advance (offset \(last.offset) again)")
