@@ -21,9 +21,10 @@ struct HostileNodeTests {
         let process: Spawned
         var id: String { "\(process.pid)" }
 
-        func stop() {
+        @discardableResult
+        func stop() -> Spawned.Outcome {
             process.signal(SIGKILL)
-            _ = process.finish()
+            return process.finish()
         }
 
         /// The family process's peak resident memory in KiB.
@@ -39,13 +40,14 @@ struct HostileNodeTests {
         // Deadlines are generous: the machine may be loaded, and nothing here should need one.
         let process = try Spawned([tool, "lying-family", "--procsrv", "\(LaunchTests.binaries)/procsrv", "--timeout", "10"], discardOutput: true)
         let family = Family(process: process)
-        let deadline = ContinuousClock.now + .seconds(30)
+        // The machine is shared and may be loaded at the start of a run: wait long.
+        let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
             if FamilyRegistry.list(environment: [:]).contains(where: { $0.id == family.id }) { return family }
             try await Task.sleep(for: .milliseconds(50))
         }
-        family.stop()
-        throw SimClusterError("the lying family never registered")
+        let outcome = family.stop()
+        throw SimClusterError("the lying family never registered (status \(outcome.status)): \(outcome.errors)")
     }
 
     static func cps(_ family: Family, _ arguments: [String]) async throws -> Spawned.Outcome {
