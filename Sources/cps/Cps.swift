@@ -69,7 +69,8 @@ struct Cps: AsyncParsableCommand {
         for pid in pids.flatMap({ $0.split(separator: ",") }) where Int32(pid) == nil {
             throw ValidationError("process ID list syntax error: '\(pid)'")
         }
-        if let watch, watch <= 0 { throw ValidationError("--watch takes a positive number of seconds") }
+        if let watch, !(watch > 0 && watch <= 86_400) { throw ValidationError("--watch takes a number of seconds from 0 to 86400") }
+        if !(timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout takes a number of seconds from 0 to 86400") }
     }
 
     func run() async throws {

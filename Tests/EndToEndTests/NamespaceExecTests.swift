@@ -205,6 +205,31 @@ struct NamespaceExecTests {
         #expect(namespaceWait { namespaceProcesses(mentioning: fixture).isEmpty }, "\(namespaceProcesses(mentioning: fixture))")
     }
 
+    /// root's namespace lets every process in (a command may switch users), and the kernel
+    /// checks each access against the modes and owners the hosts report.
+    @Test func anotherUserInRootsNamespaceIsRefusedWhatRootMayRead() throws {
+        try namespacePrepareMachine()
+        let fixture = try namespaceFixture()
+        defer { try? FileManager.default.removeItem(atPath: fixture) }
+        _ = try makeHosts(in: fixture)
+        try Data("root's secret\n".utf8).write(to: URL(fileURLWithPath: "\(fixture)/a/secret"))
+        #expect(chmod("\(fixture)/a/secret", 0o400) == 0)
+
+        let script = """
+            echo @other; setpriv --reuid=nobody --regid=nogroup --clear-groups cat /proc/hostA/secret 2>&1; echo "rc=$?"
+            echo @otherls; setpriv --reuid=nobody --regid=nogroup --clear-groups ls /proc/hostA 2>&1; echo "rc=$?"
+            echo @root; cat /proc/hostA/secret; echo "rc=$?"
+            """
+        let process = try startNamespace(user: "root", fixture: fixture, script: script)
+        process.waitUntilExit()
+        let output = try String(contentsOfFile: "\(fixture)/out/stdout", encoding: .utf8)
+        #expect(process.terminationStatus == 0)
+        let parts = sections(output)
+        #expect(parts["other"]?.contains("Permission denied") == true && parts["other"]?.hasSuffix("rc=1") == true, "\(parts["other"] ?? "")")
+        #expect(parts["otherls"]?.hasSuffix("rc=0") == true && parts["otherls"]?.contains("secret") == true, "what others may read they still read")
+        #expect(parts["root"] == "root's secret\nrc=0")
+    }
+
     @Test func blockedBackendCallDoesNotBlockAnotherHost() throws {
         try namespacePrepareMachine()
         let fixture = try namespaceFixture()

@@ -10,9 +10,18 @@ import SystemPackage
 /// Nodes are read concurrently; on each node every PID's files are requested at once, and
 /// each file costs one round trip to the union (walk, open and read are pipelined on one
 /// fid). A node that is down, or does not answer within the deadline, comes back as
-/// ``NodeSnapshot/down``; the others are unaffected.
+/// ``NodeSnapshot/down``; the others are unaffected. What a node sends is bounded: a node
+/// whose files pass ``maxNodeBytes`` in all (or ``maxFileBytes`` for one file read on its
+/// own) is reported down too, so a node that sends without end costs bounded memory.
 public struct FamilySnapshot: Sendable {
     public var nodes: [NodeSnapshot]
+
+    /// The most bytes taken from one node: its `ps` snapshot, or all its files read one by one.
+    public static let maxNodeBytes = 32 << 20
+    /// The most bytes of one file read on its own (a /proc file, `pids`).
+    public static let maxFileBytes = 1 << 20
+    /// Processes whose files are read at once when a node has no `ps` snapshot.
+    static let processesInFlight = 64
 
     /// What cps needs of one process.
     public struct ProcessFiles: Sendable {
@@ -62,11 +71,11 @@ public struct FamilySnapshot: Sendable {
         let proc = try await client.attach(uname: user, aname: "", deadline: deadline)
         let job = try await client.attach(uname: user, aname: "job", deadline: deadline)
         // Nodes still connecting are given until half the deadline to come up.
-        var nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], deadline: deadline), as: UTF8.self)
+        var nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], limit: maxNodeBytes, deadline: deadline), as: UTF8.self)
         let patience = ContinuousClock.now + timeout / 2
         while nodesFile.contains(" connecting\n"), ContinuousClock.now < patience {
             try? await Task.sleep(for: .milliseconds(50))
-            nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], deadline: deadline), as: UTF8.self)
+            nodesFile = String(decoding: try await client.readFile(job, path: ["nodes"], limit: maxNodeBytes, deadline: deadline), as: UTF8.self)
         }
         var states: [(host: String, up: Bool, reason: String, since: Int?)] = []
         for line in nodesFile.split(separator: "\n") {
@@ -102,14 +111,19 @@ public struct FamilySnapshot: Sendable {
         deadline: ContinuousClock.Instant
     ) async throws(NinePError) -> NodeSnapshot {
         // The job tree's `ps` holds the node, and the job's PIDs, in one file: one round trip
-        // for the whole node.
-        if let bytes = try? await client.readFile(job, path: [host, "ps"], deadline: deadline),
-            let snapshot = try? ProcessSnapshot.decode(bytes),
+        // for the whole node. Only a node without one is read file by file.
+        var snapshotBytes: [UInt8]?
+        do {
+            snapshotBytes = try await client.readFile(job, path: [host, "ps"], limit: maxNodeBytes, deadline: deadline)
+        } catch where error.errno == .noSuchFileOrDirectory {
+            snapshotBytes = nil
+        }
+        if let bytes = snapshotBytes, let snapshot = try? ProcessSnapshot.decode(bytes),
             let uptime = snapshot.node["uptime"], let meminfo = snapshot.node["meminfo"]
         {
             var familyText = snapshot.node["family"]
             if familyText == nil, case .family = selection {
-                familyText = try? await client.readFile(job, path: [host, "pids"], deadline: deadline)
+                familyText = try? await client.readFile(job, path: [host, "pids"], limit: maxFileBytes, deadline: deadline)
             }
             let family = familyText.map { text in
                 Set(String(decoding: text, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int32($0) })
@@ -134,16 +148,17 @@ public struct FamilySnapshot: Sendable {
     }
 
     /// For a node whose procsrv has no `ps` file: each process's files read one by one
-    /// (all requested at once).
+    /// (``processesInFlight`` processes at a time).
     private static func readNodeFileByFile(
         _ client: NinePClient, proc: RemoteFid, job: RemoteFid, host: String, selection: Selection, wchan: Bool,
         deadline: ContinuousClock.Instant
     ) async throws(NinePError) -> NodeSnapshot {
-        async let uptime = client.readFile(proc, path: [host, "uptime"], deadline: deadline)
-        async let meminfo = client.readFile(proc, path: [host, "meminfo"], deadline: deadline)
-        async let stat = client.readFile(proc, path: [host, "stat"], deadline: deadline)
-        async let loadavg = client.readFile(proc, path: [host, "loadavg"], deadline: deadline)
-        async let pidsText = client.readFile(job, path: [host, "pids"], deadline: deadline)
+        let limit = maxFileBytes
+        async let uptime = client.readFile(proc, path: [host, "uptime"], limit: limit, deadline: deadline)
+        async let meminfo = client.readFile(proc, path: [host, "meminfo"], limit: limit, deadline: deadline)
+        async let stat = client.readFile(proc, path: [host, "stat"], limit: limit, deadline: deadline)
+        async let loadavg = client.readFile(proc, path: [host, "loadavg"], limit: limit, deadline: deadline)
+        async let pidsText = client.readFile(job, path: [host, "pids"], limit: limit, deadline: deadline)
         let hostDir = try await client.walk(proc, [host], deadline: deadline)
         try await client.open(hostDir, deadline: deadline)
         let listing = try await client.readDirectory(hostDir, deadline: deadline)
@@ -161,28 +176,11 @@ public struct FamilySnapshot: Sendable {
         case .family: pids = pids.filter { family?.contains($0) ?? false }
         case .pids(let wanted): pids = pids.filter { wanted.contains($0) }
         }
-        let processes = await withTaskGroup(of: ProcessFiles?.self) { group in
-            for pid in pids {
-                group.addTask {
-                    let base = [host, "\(pid)"]
-                    async let stat = client.readFile(proc, path: base + ["stat"], deadline: deadline)
-                    async let status = client.readFile(proc, path: base + ["status"], deadline: deadline)
-                    async let cmdline = client.readFile(proc, path: base + ["cmdline"], deadline: deadline)
-                    async let wchanBytes: [UInt8]? = wchan ? (try? await client.readFile(proc, path: base + ["wchan"], deadline: deadline)) : nil
-                    // A process that exits meanwhile simply drops out, as with ps.
-                    do {
-                        let files = ProcessFiles(pid: pid, stat: try await stat, status: try await status, cmdline: try await cmdline, wchan: await wchanBytes)
-                        return files
-                    } catch {
-                        if getenv("CPS_DEBUG") != nil { print("DEBUG \(host) \(pid) \(error)") }
-                        _ = await wchanBytes
-                        return nil
-                    }
-                }
-            }
-            var result: [ProcessFiles] = []
-            for await process in group { if let process { result.append(process) } }
-            return result.sorted { $0.pid < $1.pid }
+        let processes: [ProcessFiles]
+        do {
+            processes = try await readProcesses(client, proc: proc, host: host, pids: pids, wchan: wchan, deadline: deadline)
+        } catch {
+            throw error as? NinePError ?? NinePError(.ioError, "\(error)")
         }
         do {
             return .up(
@@ -190,6 +188,50 @@ public struct FamilySnapshot: Sendable {
                 loadavg: (try? await loadavg) ?? [], familyPIDs: family, processes: processes)
         } catch {
             throw error as? NinePError ?? NinePError(.ioError, "\(error)")
+        }
+    }
+
+    /// Each process's files, a few processes at a time, within the node's byte budget.
+    private static func readProcesses(
+        _ client: NinePClient, proc: RemoteFid, host: String, pids: [Int32], wchan: Bool, deadline: ContinuousClock.Instant
+    ) async throws -> [ProcessFiles] {
+        let limit = maxFileBytes
+        return try await withThrowingTaskGroup(of: ProcessFiles?.self) { group in
+            var result: [ProcessFiles] = []
+            var bytes = 0
+            var next = pids.startIndex
+            func addProcess() {
+                guard next < pids.endIndex else { return }
+                let pid = pids[next]
+                next += 1
+                group.addTask {
+                    let base = [host, "\(pid)"]
+                    async let stat = client.readFile(proc, path: base + ["stat"], limit: limit, deadline: deadline)
+                    async let status = client.readFile(proc, path: base + ["status"], limit: limit, deadline: deadline)
+                    async let cmdline = client.readFile(proc, path: base + ["cmdline"], limit: limit, deadline: deadline)
+                    async let wchanBytes: [UInt8]? = wchan ? (try? await client.readFile(proc, path: base + ["wchan"], limit: limit, deadline: deadline)) : nil
+                    // A process that exits meanwhile simply drops out, as with ps.
+                    do {
+                        return ProcessFiles(pid: pid, stat: try await stat, status: try await status, cmdline: try await cmdline, wchan: await wchanBytes)
+                    } catch {
+                        _ = await wchanBytes
+                        return nil
+                    }
+                }
+            }
+            for _ in 0..<processesInFlight { addProcess() }
+            while let process = try await group.next() {
+                if let process {
+                    bytes += process.stat.count + process.status.count + process.cmdline.count + (process.wchan?.count ?? 0)
+                    guard bytes <= maxNodeBytes else {
+                        group.cancelAll()
+                        throw NinePError(.fileSystem, errno: .fileTooLarge, "\(host): more than \(maxNodeBytes) bytes of /proc")
+                    }
+                    result.append(process)
+                }
+                addProcess()
+            }
+            return result.sorted { $0.pid < $1.pid }
         }
     }
 }

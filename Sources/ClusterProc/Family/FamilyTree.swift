@@ -48,10 +48,10 @@ public final class FamilyTree: RemoteTree {
         }
     }
 
-    private func call(_ message: Message) throws -> Message {
+    private func call(_ message: Message, deadline: ContinuousClock.Instant? = nil) throws -> Message {
         let (client, _) = try connection()
         do {
-            return try client.callBlocking(message, deadline: .now + timeout)
+            return try client.callBlocking(message, deadline: deadline ?? .now + timeout)
         } catch {
             throw FileError(error.errno)
         }
@@ -105,30 +105,27 @@ public final class FamilyTree: RemoteTree {
             }
         return TreeAttributes(
             kind: kind, permissions: r.mode & 0o7777, size: r.size, nlink: UInt32(clamping: r.nlink),
-            uid: r.uid, gid: r.gid, mtime: FileTime(seconds: Int64(clamping: r.mtimeSec), nanoseconds: Int64(clamping: r.mtimeNsec)))
+            uid: r.uid, gid: r.gid,
+            mtime: FileTime(seconds: Int64(clamping: r.mtimeSec), nanoseconds: r.mtimeNsec < 1_000_000_000 ? Int64(r.mtimeNsec) : 0))
     }
 
     public func readdir(_ path: [String]) throws -> [TreeEntry] {
         let (client, fid) = try walk(path)
         defer { client.clunkInBackground(fid) }
         _ = try call(.tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly | LinuxOpenFlags.directory)))
-        var entries: [TreeEntry] = []
-        var offset: UInt64 = 0
-        while true {
-            guard case .rreaddir(let r) = try call(.treaddir(Treaddir(fid: fid, offset: offset, count: UInt32(client.maxIOSize)))) else {
-                throw FileError(.ioError)
-            }
-            let batch: [DirectoryEntry]
-            do { batch = try DirectoryEntry.parse(r.data) } catch { throw FileError(.ioError) }
-            guard let last = batch.last else { break }
-            for entry in batch where entry.name != "." && entry.name != ".." {
-                let kind: FileKind =
-                    entry.type == DirectoryEntry.typeDirectory ? .directory : entry.type == DirectoryEntry.typeSymlink ? .symlink : .regular
-                entries.append(TreeEntry(name: entry.name, kind: kind))
-            }
-            offset = last.offset
+        // One deadline for the whole listing, however many replies it takes.
+        let deadline = ContinuousClock.now + timeout
+        var listing = DirectoryListing()
+        repeat {
+            let request = Treaddir(fid: fid, offset: listing.offset, count: UInt32(client.maxIOSize))
+            guard case .rreaddir(let r) = try call(.treaddir(request), deadline: deadline) else { throw FileError(.ioError) }
+            do { try listing.take(r.data) } catch { throw FileError(error.errno) }
+        } while !listing.isComplete
+        return listing.entries.filter { $0.name != "." && $0.name != ".." }.map { entry in
+            let kind: FileKind =
+                entry.type == DirectoryEntry.typeDirectory ? .directory : entry.type == DirectoryEntry.typeSymlink ? .symlink : .regular
+            return TreeEntry(name: entry.name, kind: kind)
         }
-        return entries
     }
 
     public func readlink(_ path: [String]) throws -> String {
@@ -156,7 +153,8 @@ public final class FamilyTree: RemoteTree {
 
     public func read(handle: UInt64, offset: UInt64, count: Int) throws -> [UInt8] {
         guard let fid = state.withLock({ $0.handles[handle] }) else { throw FileError(.badFileDescriptor) }
-        guard case .rread(let r) = try call(.tread(Tread(fid: fid, offset: offset, count: UInt32(clamping: count)))) else {
+        let asked = UInt32(clamping: count)
+        guard case .rread(let r) = try call(.tread(Tread(fid: fid, offset: offset, count: asked))), r.data.count <= Int(asked) else {
             throw FileError(.ioError)
         }
         return r.data

@@ -14,6 +14,12 @@ import SystemPackage
 /// `HOST up` or `HOST down SINCE-EPOCH REASON`. Every remote call carries the node's
 /// deadline, so a dead or hung node fails its own files with EIO or ETIMEDOUT and never
 /// stalls the others.
+///
+/// A node's replies are checked before they go on: a directory listing is bounded
+/// (``DirectoryListing``), a read may bring no more than was asked, an errno that is not
+/// Linux's becomes `EIO`, and a symlink may not lead out of its node's directory
+/// (``linkTargetStaysHome(_:depth:hosts:)``). A node that breaks these rules fails its own
+/// files with `EIO`.
 public final class FamilyUnion: FileSystem {
     public let links: [String: NodeLink]
     public let hosts: [String]
@@ -28,8 +34,9 @@ public final class FamilyUnion: FileSystem {
         case root(job: Bool)
         case nodesFile
         case hostRoot(host: String, job: Bool)
-        /// A fid on the node, owned by this node value (clunked on release).
-        case remote(host: String, job: Bool, fid: UInt32, qid: Qid)
+        /// A fid on the node, owned by this node value (clunked on release), `depth` names
+        /// below the host's directory.
+        case remote(host: String, job: Bool, fid: UInt32, qid: Qid, depth: Int)
         /// A step walked through on the way to a deeper node; holds no remote fid.
         case passed(qid: Qid)
     }
@@ -65,22 +72,28 @@ public final class FamilyUnion: FileSystem {
             if first == ".." {
                 return [.root(job: job)] + (try walk(from: .root(job: job), names: Array(names.dropFirst()), context: context))
             }
-            return try remoteWalk(host: host, job: job, from: nil, names: names)
-        case .remote(let host, let job, let fid, _):
-            return try remoteWalk(host: host, job: job, from: fid, names: names)
+            return try remoteWalk(host: host, job: job, from: nil, depth: 0, names: names)
+        case .remote(let host, let job, let fid, _, let depth):
+            return try remoteWalk(host: host, job: job, from: fid, depth: depth, names: names)
         case .nodesFile, .passed:
             throw NinePError(.notDirectory)
         }
     }
 
-    private func remoteWalk(host: String, job: Bool, from fid: UInt32?, names: [String]) throws -> [Node] {
+    private func remoteWalk(host: String, job: Bool, from fid: UInt32?, depth: Int, names: [String]) throws -> [Node] {
         guard let link = links[host] else { throw NinePError(.noSuchFileOrDirectory) }
         let (client, root) = try link.root(job: job)
         let newfid = client.allocateFid()
-        let reply = try link.call(.twalk(Twalk(fid: fid ?? root.number, newfid: newfid, wnames: names)))
-        guard case .rwalk(let walked) = reply else {
+        let reply: Message
+        do {
+            reply = try link.call(.twalk(Twalk(fid: fid ?? root.number, newfid: newfid, wnames: names)))
+        } catch {
             client.releaseFid(newfid)
-            throw NinePError.violation("unexpected answer to Twalk")
+            throw error
+        }
+        guard case .rwalk(let walked) = reply, walked.qids.count <= names.count else {
+            client.releaseFid(newfid)
+            throw NodeLink.nonsense("\(host): unexpected answer to Twalk")
         }
         guard walked.qids.count == names.count else {
             client.releaseFid(newfid)
@@ -88,7 +101,8 @@ public final class FamilyUnion: FileSystem {
             return walked.qids.map { .passed(qid: $0) }
         }
         var nodes: [Node] = walked.qids.dropLast().map { .passed(qid: $0) }
-        nodes.append(.remote(host: host, job: job, fid: newfid, qid: walked.qids.last!))
+        let reached = names.reduce(depth) { depth, name in name == ".." ? max(0, depth - 1) : depth + 1 }
+        nodes.append(.remote(host: host, job: job, fid: newfid, qid: walked.qids.last!, depth: reached))
         return nodes
     }
 
@@ -97,7 +111,7 @@ public final class FamilyUnion: FileSystem {
         case .root(let job): Qid(type: .directory, path: job ? 2 : 1)
         case .nodesFile: Qid(type: .file, path: 3)
         case .hostRoot(let host, let job): Qid(type: .directory, path: Self.hash(host) << 1 | (job ? 1 : 0))
-        case .remote(_, _, _, let qid), .passed(let qid): qid
+        case .remote(_, _, _, let qid, _), .passed(let qid): qid
         }
     }
 
@@ -113,7 +127,7 @@ public final class FamilyUnion: FileSystem {
             return FileAttributes(mode: LinuxMode.directory | 0o555, uid: getuid(), gid: getgid(), nlink: 2)
         case .nodesFile:
             return FileAttributes(mode: LinuxMode.regular | 0o444, uid: getuid(), gid: getgid())
-        case .remote(let host, _, let fid, _):
+        case .remote(let host, _, let fid, _, _):
             guard let link = links[host] else { throw NinePError(.noSuchFileOrDirectory) }
             return try remoteAttributes(link: link, fid: fid)
         case .passed:
@@ -123,7 +137,7 @@ public final class FamilyUnion: FileSystem {
 
     private func remoteAttributes(link: NodeLink, fid: UInt32) throws -> FileAttributes {
         guard case .rgetattr(let r) = try link.call(.tgetattr(Tgetattr(fid: fid, requestMask: GetattrMask.basic.rawValue))) else {
-            throw NinePError.violation("unexpected answer to Tgetattr")
+            throw NodeLink.nonsense("\(link.host): unexpected answer to Tgetattr")
         }
         return FileAttributes(
             mode: r.mode, uid: r.uid, gid: r.gid, nlink: r.nlink, rdev: r.rdev, size: r.size,
@@ -145,9 +159,19 @@ public final class FamilyUnion: FileSystem {
             let (client, root) = try link.root(job: job)
             // Open a clone: the host's root fid stays unopened for later walks.
             let clone = client.allocateFid()
-            _ = try link.call(.twalk(Twalk(fid: root.number, newfid: clone, wnames: [])))
-            return try RemoteFile(link: link, fid: clone, ownsFid: true, flags: flags, prefetch: false, context: context)
-        case .remote(let host, let job, let fid, let qid):
+            do {
+                _ = try link.call(.twalk(Twalk(fid: root.number, newfid: clone, wnames: [])))
+            } catch {
+                client.releaseFid(clone)
+                throw error
+            }
+            do {
+                return try RemoteFile(link: link, fid: clone, ownsFid: true, flags: flags, prefetch: false, context: context)
+            } catch {
+                client.clunkInBackground(clone)
+                throw error
+            }
+        case .remote(let host, let job, let fid, let qid, _):
             guard let link = links[host] else { throw NinePError(.noSuchFileOrDirectory) }
             // procsrv reads /proc files and the job's snapshot files whole at open: the first
             // read can travel with the open, one round trip to the node instead of two.
@@ -159,15 +183,52 @@ public final class FamilyUnion: FileSystem {
     }
 
     public func readlink(_ node: Node, context: RequestContext) throws -> String {
-        guard case .remote(let host, _, let fid, _) = node, let link = links[host] else { throw NinePError(.invalidArgument) }
+        guard case .remote(let host, _, let fid, _, let depth) = node, let link = links[host] else { throw NinePError(.invalidArgument) }
         guard case .rreadlink(let r) = try link.call(.treadlink(Treadlink(fid: fid))) else {
-            throw NinePError.violation("unexpected answer to Treadlink")
+            throw NodeLink.nonsense("\(host): unexpected answer to Treadlink")
+        }
+        guard Self.linkTargetStaysHome(r.target, depth: depth, hosts: Set(hosts)) else {
+            throw NodeLink.nonsense("\(host): a symlink leads out of the node's directory")
         }
         return r.target
     }
 
+    /// Whether a node's symlink target may be shown as the node wrote it. The namespace
+    /// shows the union at `/proc`, so a link there resolves among every node's files:
+    ///
+    /// - a relative target is taken component by component from the link's directory and
+    ///   must never climb above the node's own directory (`self` → `1234` and `mounts` →
+    ///   `self/mounts` stay; `../node03/1` from the node's top would show node03's files
+    ///   under this node's name);
+    /// - an absolute target (`/usr/bin/sleep`, `/`, `/dev/pts/0`) resolves, as every
+    ///   absolute link does, in the reader's own namespace, and is shown as it is, unless it
+    ///   names the union's own node directories (`/proc/node03/1`);
+    /// - an empty target, one with a NUL or longer than a path may be, is no target.
+    ///
+    /// - Parameters:
+    ///   - target: the link's text.
+    ///   - depth: names from the node's directory to the link (a link at `node02/1/cwd` is 2).
+    ///   - hosts: the family's node names.
+    public static func linkTargetStaysHome(_ target: String, depth: Int, hosts: Set<String>) -> Bool {
+        guard !target.isEmpty, target.utf8.count < 4096, !target.utf8.contains(0) else { return false }
+        let components = target.split(separator: "/", omittingEmptySubsequences: true)
+        if target.hasPrefix("/") {
+            var path: [Substring] = []
+            for component in components where component != "." {
+                if component == ".." { _ = path.popLast() } else { path.append(component) }
+            }
+            return !(path.count >= 2 && path[0] == "proc" && hosts.contains(String(path[1])))
+        }
+        var level = depth - 1
+        for component in components where component != "." {
+            level += component == ".." ? -1 : 1
+            if level < 0 { return false }
+        }
+        return true
+    }
+
     public func release(_ node: Node) {
-        guard case .remote(let host, _, let fid, _) = node, let link = links[host], let client = link.client else { return }
+        guard case .remote(let host, _, let fid, _, _) = node, let link = links[host], let client = link.client else { return }
         client.clunkInBackground(fid)
     }
 
@@ -234,9 +295,9 @@ public final class FamilyUnion: FileSystem {
             if prefetch, flags & LinuxOpenFlags.accessMask == LinuxOpenFlags.readOnly, let client = link.client {
                 let count = UInt32(clamping: client.maxIOSize)
                 let results = try link.pipeline([open, .tread(Tread(fid: fid, offset: 0, count: count))])
-                guard case .rlopen(let r) = try results[0].get() else { throw NinePError.violation("unexpected answer to Tlopen") }
+                guard case .rlopen(let r) = try results[0].get() else { throw NodeLink.nonsense("\(link.host): unexpected answer to Tlopen") }
                 self.iounit = r.iounit
-                if case .success(.rread(let data)) = results[1] {
+                if case .success(.rread(let data)) = results[1], data.data.count <= Int(count) {
                     prefetched = data.data
                     prefetchedAll = data.data.count < Int(count)
                 } else {
@@ -247,7 +308,7 @@ public final class FamilyUnion: FileSystem {
                 return
             }
             guard case .rlopen(let r) = try link.call(open) else {
-                throw NinePError.violation("unexpected answer to Tlopen")
+                throw NodeLink.nonsense("\(link.host): unexpected answer to Tlopen")
             }
             self.iounit = r.iounit
             self.prefetched = nil
@@ -263,32 +324,37 @@ public final class FamilyUnion: FileSystem {
                     return Array(prefetched[start..<min(prefetched.count, start + count)])
                 }
             }
-            guard case .rread(let r) = try forward(.tread(Tread(fid: fid, offset: offset, count: UInt32(clamping: count))), context: context) else {
-                throw NinePError.violation("unexpected answer to Tread")
+            let asked = UInt32(clamping: count)
+            guard case .rread(let r) = try forward(.tread(Tread(fid: fid, offset: offset, count: asked)), context: context),
+                r.data.count <= Int(asked)
+            else {
+                throw NodeLink.nonsense("\(link.host): unexpected answer to Tread")
             }
             return r.data
         }
 
         func write(offset: UInt64, data: [UInt8], context: RequestContext) throws -> Int {
-            guard case .rwrite(let r) = try link.call(.twrite(Twrite(fid: fid, offset: offset, data: data))) else {
-                throw NinePError.violation("unexpected answer to Twrite")
+            guard case .rwrite(let r) = try link.call(.twrite(Twrite(fid: fid, offset: offset, data: data))), r.count <= data.count else {
+                throw NodeLink.nonsense("\(link.host): unexpected answer to Twrite")
             }
             return Int(r.count)
         }
 
+        /// The whole listing, within the node's deadline and ``DirectoryListing``'s bounds.
         func readDirectory(context: RequestContext) throws -> [DirectoryItem] {
-            var items: [DirectoryItem] = []
-            var offset: UInt64 = 0
-            while true {
-                guard case .rreaddir(let r) = try link.call(.treaddir(Treaddir(fid: fid, offset: offset, count: 64 * 1024))) else {
-                    throw NinePError.violation("unexpected answer to Treaddir")
+            var listing = DirectoryListing()
+            let deadline = ContinuousClock.now + link.timeout
+            repeat {
+                guard case .rreaddir(let r) = try link.call(.treaddir(Treaddir(fid: fid, offset: listing.offset, count: 64 * 1024)), deadline: deadline) else {
+                    throw NodeLink.nonsense("\(link.host): unexpected answer to Treaddir")
                 }
-                let entries = try DirectoryEntry.parse(r.data)
-                guard let last = entries.last else { break }
-                items += entries.map { DirectoryItem(name: $0.name, qid: $0.qid, type: $0.type) }
-                offset = last.offset
-            }
-            return items
+                do {
+                    try listing.take(r.data)
+                } catch {
+                    throw NinePError(error.code, errno: error.errno, "\(link.host): \(error.message)")
+                }
+            } while !listing.isComplete
+            return listing.entries.map { DirectoryItem(name: $0.name, qid: $0.qid, type: $0.type) }
         }
 
         /// A read of a file whose qid marks it as a stream (the job's stdout, wait) may block
@@ -300,8 +366,7 @@ public final class FamilyUnion: FileSystem {
             if let tag { context.onCancel { client.abandon(tag, because: NinePError(.cancelled, errno: .interrupted, "flushed")) } }
             // A /proc read is quick; a stream read waits. Only a dead node fails it early.
             let result = reply.wait(until: { $0 != nil }, deadline: nil) { $0! }!
-            if case .failure(let error) = result, error.code == .connectionClosed { link.markDown("connection lost") }
-            return try result.get()
+            return try result.mapError(link.failure).get()
         }
 
         func close() {
@@ -313,7 +378,7 @@ public final class FamilyUnion: FileSystem {
 extension FamilyUnion.Node {
     var isJob: Bool {
         switch self {
-        case .root(let job), .hostRoot(_, let job), .remote(_, let job, _, _): job
+        case .root(let job), .hostRoot(_, let job), .remote(_, let job, _, _, _): job
         default: false
         }
     }

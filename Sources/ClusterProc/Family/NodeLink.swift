@@ -92,11 +92,7 @@ public final class NodeLink: Sendable {
         do {
             return try client.callBlocking(message, deadline: deadline ?? .now + timeout)
         } catch {
-            if error.code == .connectionClosed { markDown("connection lost: \(error.message)") }
-            if error.code == .timedOut {
-                throw NinePError(.timedOut, errno: .timedOut, "\(host): no answer within \(timeout)")
-            }
-            throw error
+            throw failure(error)
         }
     }
 
@@ -105,12 +101,27 @@ public final class NodeLink: Sendable {
     public func pipeline(_ messages: [Message], deadline: ContinuousClock.Instant? = nil) throws(NinePError) -> [Result<Message, NinePError>] {
         let (client, _) = try root(job: false)
         return client.pipelineBlocking(messages, deadline: deadline ?? .now + timeout).map { result in
-            result.mapError { error in
-                if error.code == .connectionClosed { markDown("connection lost: \(error.message)") }
-                if error.code == .timedOut { return NinePError(.timedOut, errno: .timedOut, "\(host): no answer within \(timeout)") }
-                return error
-            }
+            result.mapError(failure)
         }
+    }
+
+    /// A call's error as the family passes it on: a closed connection marks the node down,
+    /// a timeout names the node, and the node's errno goes on only when it is one of
+    /// Linux's; any other, and a reply that breaks the protocol, is `EIO`.
+    public func failure(_ error: NinePError) -> NinePError {
+        if error.code == .connectionClosed { markDown("connection lost: \(error.message)") }
+        if error.code == .timedOut { return NinePError(.timedOut, errno: .timedOut, "\(host): no answer within \(timeout)") }
+        var checked = error
+        switch error.code {
+        case .malformedMessage, .protocolViolation, .unknownMessageType: checked.errno = .ioError
+        default: checked.errno = Errno(rawValue: FileError.kernelErrno(error.errno.rawValue))
+        }
+        return checked
+    }
+
+    /// The error for a reply of the node that makes no sense (`EIO`).
+    public static func nonsense(_ message: String) -> NinePError {
+        NinePError(.protocolViolation, errno: .ioError, message)
     }
 
     /// The client of this link, for callers that manage their own requests.

@@ -13,7 +13,8 @@ import SystemPackage
 /// `forget` drops entries) and snapshots directory listings at `opendir`. Every file is
 /// opened with `direct_io`, because /proc-like files report size 0 and the kernel would
 /// otherwise read nothing. Attribute and entry timeouts are short since /proc changes.
-/// Write-like operations are absent and the mount is read-only.
+/// Write-like operations are absent and the mount is read-only. The kernel checks every
+/// access against the modes and owners the file system reports (`default_permissions`).
 ///
 /// This is the only file that imports `CFuse3`.
 public final class FuseSession: Sendable {
@@ -130,7 +131,11 @@ private struct MountedSession: Sendable {
             throw NamespaceError(.fuseSessionFailed, "fuse_session_new failed")
         }
         let rootMode = String(UInt32(info.st_mode) & 0o170000, radix: 8)
-        let options = "fd=\(fd),rootmode=\(rootMode),user_id=\(getuid()),group_id=\(getgid()),allow_other"
+        // allow_other lets every process of the namespace in (a command may switch users);
+        // default_permissions has the kernel check each one against the modes and owners
+        // the file system reports, so a process that became another user reads only what
+        // that user may read on the node.
+        let options = "fd=\(fd),rootmode=\(rootMode),user_id=\(getuid()),group_id=\(getgid()),allow_other,default_permissions"
         let flags = UInt(MS_RDONLY) | UInt(MS_NOSUID) | UInt(MS_NODEV)
         if Glibc.mount(name, mountpoint, "fuse.\(name)", flags, options) != 0 {
             let error = Errno(rawValue: errno)
@@ -361,6 +366,8 @@ final class FuseSessionState: Sendable {
     }
 
     private func fail(_ request: fuse_req_t?, _ error: any Error, _ what: String, _ path: [String]) {
+        // A FileError's errno is always one the kernel takes; an errno it refuses would leave
+        // the caller waiting for ever.
         let code = (error as? FileError)?.errno ?? EIO
         if code != ENOENT {
             logger.debug(
@@ -385,8 +392,9 @@ final class FuseSessionState: Sendable {
         info.st_gid = attributes.gid
         info.st_size = __off_t(clamping: attributes.size)
         info.st_blksize = 4096
-        info.st_blocks = __blkcnt_t(clamping: (attributes.size + 511) / 512)
-        let time = timespec(tv_sec: Int(attributes.mtime.seconds), tv_nsec: Int(attributes.mtime.nanoseconds))
+        info.st_blocks = __blkcnt_t(clamping: attributes.size / 512 + (attributes.size % 512 == 0 ? 0 : 1))
+        let nanoseconds = (0..<1_000_000_000).contains(attributes.mtime.nanoseconds) ? attributes.mtime.nanoseconds : 0
+        let time = timespec(tv_sec: Int(attributes.mtime.seconds), tv_nsec: Int(nanoseconds))
         info.st_mtim = time
         info.st_ctim = time
         info.st_atim = time
@@ -515,6 +523,8 @@ final class FuseSessionState: Sendable {
     fileprivate func read(_ request: fuse_req_t?, size: Int, offset: off_t, info: UnsafeMutablePointer<fuse_file_info>) {
         do {
             let bytes = try fileSystem.read(handle: info.pointee.fh, offset: UInt64(max(0, offset)), count: size)
+            // More than asked for is a reply the kernel cannot take.
+            guard bytes.count <= size else { throw FileError(.ioError) }
             bytes.withUnsafeBytes { raw in
                 _ = fuse_reply_buf(request, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
             }

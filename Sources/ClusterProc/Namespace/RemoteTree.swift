@@ -99,18 +99,30 @@ public struct TreeEntry: Sendable, Hashable {
 
 /// A failed file operation, carrying the errno the kernel hands to the caller
 /// (`ENOENT`, `EACCES`, `ETIMEDOUT` for a node past its deadline, …).
+///
+/// The errno is always one the kernel takes from a FUSE server: a value from a node or a
+/// backend outside Linux's errnos (0, negative, 512–999 which the kernel refuses so that
+/// the caller would wait for ever, or anything larger) becomes `EIO`.
 public struct FileError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The errno value.
-    public var errno: Int32
+    /// The errno value, within ``errnos``.
+    public private(set) var errno: Int32
 
-    /// Creates an error from a raw errno value.
-    public init(errno: Int32) {
-        self.errno = errno
+    /// Linux's errno values, `EPERM` (1) to `EHWPOISON` (133).
+    public static let errnos: ClosedRange<Int32> = 1...133
+
+    /// `errno` when it is one of Linux's, else `EIO`.
+    public static func kernelErrno(_ errno: Int32) -> Int32 {
+        errnos.contains(errno) ? errno : Errno.ioError.rawValue
     }
 
-    /// Creates an error from a swift-system `Errno`.
+    /// Creates an error from a raw errno value (`EIO` for one that is not Linux's).
+    public init(errno: Int32) {
+        self.errno = Self.kernelErrno(errno)
+    }
+
+    /// Creates an error from a swift-system `Errno` (`EIO` for one that is not Linux's).
     public init(_ errno: Errno) {
-        self.errno = errno.rawValue
+        self.init(errno: errno.rawValue)
     }
 
     public var description: String { "\(Errno(rawValue: errno))" }

@@ -190,7 +190,7 @@ public struct Column: Sendable, Equatable {
     /// The text of this column for `record`, before justification, and the value it sorts by.
     func cell(_ r: ProcessRecord, _ context: StatusContext) -> (text: String, value: CellValue) {
         let node = context.nodes[r.host]
-        let hz = UInt64(node?.clockTicks ?? NodeInfo.localClockTicks)
+        let hz = UInt64(max(1, node?.clockTicks ?? NodeInfo.localClockTicks))
         let pageSize = node?.pageSize ?? NodeInfo.localPageSize
         // procps: elapsed ticks are uptime ticks (truncated) minus start ticks, when positive.
         let elapsedTicks: Double = {
@@ -198,7 +198,7 @@ public struct Column: Sendable, Equatable {
             let t = Double(node.bootTicks) - Double(r.startTicks)
             return t > 0 ? t : 0
         }()
-        let cpuTicks = r.utime &+ r.stime
+        let cpuTicks = Saturating.add(r.utime, r.stime)
         // procps computes `(utime + stime) * 100.0f / t`: a float product, then a double quotient.
         let utilization: Double = elapsedTicks > 0 ? Double(Float(cpuTicks) * Float(100)) / elapsedTicks : 0
         func int(_ v: some BinaryInteger) -> (String, CellValue) {
@@ -206,7 +206,7 @@ public struct Column: Sendable, Equatable {
         }
         func text(_ s: String) -> (String, CellValue) { (s, .text(s)) }
         func startSeconds() -> Int64 {
-            (node?.bootTime(now: context.now) ?? context.now) + Int64(r.startTicks / hz)
+            Saturating.add(node?.bootTime(now: context.now) ?? context.now, Int64(clamping: r.startTicks / hz))
         }
         switch field {
         case .host: return text(r.host)
@@ -227,31 +227,31 @@ public struct Column: Sendable, Equatable {
         case .stat: return text(Column.statLetters(r))
         case .flags:
             let v = (r.flags >> 6) & 7
-            return (String(v, radix: 8), .integer(Int64(r.flags)))
+            return (String(v, radix: 8), .integer(Int64(clamping: r.flags)))
         case .pcpu:
-            let permille = utilization * 10 < 4e9 ? UInt64(utilization * 10) : 4_000_000_000
+            let permille = min(Saturating.uint64(utilization * 10), 4_000_000_000)
             let s = permille > 999 ? String(permille / 10) : "\(permille / 10).\(permille % 10)"
             return (s, .real(Double(permille) / 10))
         case .c:
-            let v = min(UInt64(min(utilization, 4e9)), 99)
+            let v = min(Saturating.uint64(utilization), 99)
             return int(v)
         case .pmem:
             let total = node?.memTotalKiB ?? 0
             let rss = r.rssKiB(pageSize: pageSize)
-            let permille = total > 0 ? min(rss.multipliedReportingOverflow(by: 1000).partialValue / total, 999) : 0
+            let permille = total > 0 ? min(Saturating.multiply(rss, 1000) / total, 999) : 0
             let s = (permille / 10 < 10 ? " " : "") + "\(permille / 10).\(permille % 10)"
             return (s, .real(Double(permille) / 10))
         case .rss: return int(r.rssKiB(pageSize: pageSize))
         case .vsz: return int(r.vszKiB)
         case .sz: return int(r.vszKiB / UInt64(max(1, pageSize / 1024)))
         case .etime:
-            let seconds = UInt64(elapsedTicks / Double(hz))
+            let seconds = Saturating.uint64(elapsedTicks / Double(hz))
             return (Column.formatElapsed(seconds), .integer(Int64(clamping: seconds)))
-        case .etimes: return int(UInt64(elapsedTicks / Double(hz)))
+        case .etimes: return int(Saturating.uint64(elapsedTicks / Double(hz)))
         case .time:
-            let seconds = UInt64(Double(cpuTicks) / Double(hz))
+            let seconds = Saturating.uint64(Double(cpuTicks) / Double(hz))
             return (Column.formatCPUTime(seconds), .integer(Int64(clamping: seconds)))
-        case .times: return int(UInt64(Double(cpuTicks) / Double(hz)))
+        case .times: return int(Saturating.uint64(Double(cpuTicks) / Double(hz)))
         case .bsdtime:
             let u = cpuTicks / hz
             let s = Column.pad(String(u / 60), 3) + ":" + (u % 60 < 10 ? "0" : "") + String(u % 60)
@@ -269,12 +269,12 @@ public struct Column: Sendable, Equatable {
             // Only SCHED_OTHER and SCHED_BATCH have a nice value.
             if r.policy != 0 && r.policy != 3 { return ("-", .integer(r.nice)) }
             return int(r.nice)
-        case .pri: return int(39 - r.priority)
-        case .opri: return int(60 + r.priority)
+        case .pri: return int(Saturating.subtract(39, r.priority))
+        case .opri: return int(Saturating.add(60, r.priority))
         case .priority: return int(r.priority)
         case .start:
             let t = startSeconds()
-            let f = t + 86_400 > context.now ? "%H:%M:%S" : "  %b %d"
+            let f = Saturating.add(t, 86_400) > context.now ? "%H:%M:%S" : "  %b %d"
             return (Column.strftime(f, t), .integer(Int64(clamping: r.startTicks)))
         case .stime:
             return (Column.stime(startSeconds(), now: context.now), .integer(Int64(clamping: r.startTicks)))

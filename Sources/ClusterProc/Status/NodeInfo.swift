@@ -59,7 +59,9 @@ public struct NodeInfo: Sendable, Equatable {
         uptime: [UInt8], meminfo: [UInt8], stat: [UInt8]?, loadavg: [UInt8]?,
         clockTicks: Int = NodeInfo.localClockTicks, pageSize: Int = NodeInfo.localPageSize
     ) throws {
-        guard let first = ProcBytes.fields(uptime).first, let up = ProcBytes.double(first), up.isFinite else {
+        // Figures no machine has (an uptime of centuries, a boot time past the year 30000, a
+        // load of billions) make the node unreadable rather than a table of nonsense.
+        guard let first = ProcBytes.fields(uptime).first, let up = ProcBytes.double(first), up < Self.maxUptime else {
             throw StatusError(.malformedNodeFile, "cannot parse /proc/uptime")
         }
         self.uptime = up
@@ -81,7 +83,7 @@ public struct NodeInfo: Sendable, Equatable {
             for line in stat.split(separator: 0x0A) {
                 let f = ProcBytes.fields(line)
                 if f.count == 2, f[0].elementsEqual("btime".utf8) {
-                    guard let b = ProcBytes.int64(f[1]) else {
+                    guard let b = ProcBytes.int64(f[1]), (0..<Self.maxBootTime).contains(b) else {
                         throw StatusError(.malformedNodeFile, "cannot parse btime in /proc/stat")
                     }
                     self.bootTime = b
@@ -92,7 +94,7 @@ public struct NodeInfo: Sendable, Equatable {
         if let loadavg {
             let f = ProcBytes.fields(loadavg)
             guard f.count >= 4, let a = ProcBytes.double(f[0]), let b = ProcBytes.double(f[1]),
-                  let c = ProcBytes.double(f[2]) else {
+                  let c = ProcBytes.double(f[2]), max(a, b, c) < Self.maxLoad else {
                 throw StatusError(.malformedNodeFile, "cannot parse /proc/loadavg")
             }
             let queue = f[3].split(separator: UInt8(ascii: "/"))
@@ -107,12 +109,17 @@ public struct NodeInfo: Sendable, Equatable {
 
     /// Uptime in clock ticks, truncated, as procps's `boot_tics`.
     var bootTicks: UInt64 {
-        let t = uptime * Double(clockTicks)
-        return t >= 0 && t < 1.8e19 ? UInt64(t) : 0
+        Saturating.uint64(uptime * Double(clockTicks))
     }
 
     /// Boot time, falling back to `now - uptime` when `/proc/stat` was not read.
     func bootTime(now: Int64) -> Int64 {
-        bootTime ?? (now - Int64(uptime))
+        bootTime ?? Saturating.subtract(now, Saturating.int64(uptime))
     }
+
+    /// Bounds of what a node's files may say: about 300 years up, booted before the year
+    /// 30000, a load below a billion.
+    static let maxUptime = 1e10
+    static let maxBootTime: Int64 = 1 << 40
+    static let maxLoad = 1e9
 }

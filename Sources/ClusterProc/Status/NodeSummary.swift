@@ -43,15 +43,22 @@ public struct NodeSummary: Sendable {
             parts.append("procs \(count)")
             return parts.joined(separator: "  ")
         case let .down(reason, since):
-            let oneLine = reason.split(whereSeparator: \.isNewline).joined(separator: " ")
+            // The reason may come from the node: one printable line, of bounded length.
+            let oneLine = ProcBytes.printable(reason.utf8.prefix(Self.maxReason).map { $0 == 0x0A ? 0x20 : $0 })
             return "\(name)  DOWN  (\(oneLine)) since \(Column.strftime("%H:%M:%S", since))"
         }
     }
 
+    /// `v` with two decimals (`0.52`); any Double, `?` for one that is not a number.
+    /// Bytes of a DOWN row's reason shown.
+    static let maxReason = 200
+
     static func twoDecimals(_ v: Double) -> String {
-        let hundredths = Int((v * 100).rounded())
-        let frac = hundredths % 100
-        return "\(hundredths / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
+        guard v.isFinite else { return "?" }
+        let hundredths = Saturating.int64((v * 100).rounded())
+        let magnitude = hundredths.magnitude
+        let frac = magnitude % 100
+        return (hundredths < 0 ? "-" : "") + "\(magnitude / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
     }
 
     /// KiB as a short human size: `512K`, `1.2M`, `3.8G`, `1.0T`.

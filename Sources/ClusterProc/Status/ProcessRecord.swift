@@ -181,7 +181,7 @@ public struct ProcessRecord: Sendable, Equatable {
     /// Resident set in KiB: `VmRSS` when known, else pages of `stat` times the page size.
     func rssKiB(pageSize: Int) -> UInt64 {
         if let vmRSSKiB { return vmRSSKiB }
-        if !hasStatus { return UInt64(max(0, rssPages)) * UInt64(pageSize / 1024) }
+        if !hasStatus { return Saturating.multiply(UInt64(max(0, rssPages)), UInt64(max(0, pageSize / 1024))) }
         return 0
     }
 

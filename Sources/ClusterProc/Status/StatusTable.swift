@@ -198,6 +198,11 @@ public enum JSON {
 
 /// `ps --forest` order and prefixes, per host.
 enum Forest {
+    /// Levels a tree is drawn to; deeper processes (only a node that lies makes chains this
+    /// long) follow flat after the tree, so neither the prefixes nor the recursion grow
+    /// with what a node says.
+    static let maxDepth = 256
+
     /// Records in tree order, each with the prefix procps puts before its command.
     static func order(_ records: [ProcessRecord]) -> [(ProcessRecord, String)] {
         var hosts: [String] = []
@@ -230,7 +235,7 @@ enum Forest {
             if level > 0 { prefix[level - 1] = hasSibling ? "+" : "L" }
             out.append((procs[index], render(prefix)))
             let me = procs[index].pid
-            guard var i = firstChild[me] else { return }
+            guard level < maxDepth, var i = firstChild[me] else { return }
             if level > 0 { prefix[level - 1] = hasSibling ? "|" : " " }
             while i < procs.count, procs[i].ppid == me {
                 let more = i + 1 < procs.count && procs[i + 1].ppid == me

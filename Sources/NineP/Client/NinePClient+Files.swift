@@ -125,17 +125,15 @@ extension NinePClient {
         var entries: [DirectoryEntry] = []
         switch dialect {
         case .linux:
-            var offset: UInt64 = 0
-            while true {
-                let request = Treaddir(fid: fid.number, offset: offset, count: UInt32(maxIOSize))
+            var listing = DirectoryListing()
+            repeat {
+                let request = Treaddir(fid: fid.number, offset: listing.offset, count: UInt32(maxIOSize))
                 guard case .rreaddir(let reply) = try await call(.treaddir(request), deadline: deadline) else {
                     throw NinePError.violation("unexpected answer to Treaddir")
                 }
-                let batch = try DirectoryEntry.parse(reply.data)
-                guard let last = batch.last else { break }
-                entries += batch
-                offset = last.offset
-            }
+                try listing.take(reply.data)
+            } while !listing.isComplete
+            entries = listing.entries
         case .plain, .unix:
             for stat in try await readDirectoryStats(fid, deadline: deadline) {
                 let type: UInt8 =
@@ -200,12 +198,25 @@ extension NinePClient {
     /// open and the first read are sent back to back (our server runs requests on one fid in
     /// order; with a server that does not, a failed open or read is repeated after the walk),
     /// then the fid is clunked without waiting.
-    public func readFile(_ root: RemoteFid, path: [String], deadline: ContinuousClock.Instant? = nil) async throws(NinePError) -> [UInt8] {
+    /// - Parameter limit: the most bytes the file may have; a longer one is an error, so a
+    ///   server that sends without end costs bounded memory.
+    /// - Throws: ``NinePError``; `EFBIG` when the file is longer than `limit`.
+    public func readFile(_ root: RemoteFid, path: [String], limit: Int = 1 << 30, deadline: ContinuousClock.Instant? = nil) async throws(NinePError) -> [UInt8] {
+        let data = try await readWholeFile(root, path: path, limit: limit, deadline: deadline)
+        guard data.count <= limit else {
+            throw NinePError(.fileSystem, errno: .fileTooLarge, "\(path.joined(separator: "/")): longer than \(limit) bytes")
+        }
+        return data
+    }
+
+    private func readWholeFile(_ root: RemoteFid, path: [String], limit: Int, deadline: ContinuousClock.Instant?) async throws(NinePError) -> [UInt8] {
+        // One byte past the limit tells a file at the limit from a longer one.
+        let readLimit = limit < Int.max ? limit + 1 : limit
         if path.count > Twalk.maxNames {
             let fid = try await walk(root, path, deadline: deadline)
             defer { clunkInBackground(fid.number) }
             try await open(fid, deadline: deadline)
-            return try await readAll(fid, deadline: deadline)
+            return try await readAll(fid, limit: readLimit, deadline: deadline)
         }
         let fid = allocateFid()
         let openMessage: Message =
@@ -230,15 +241,15 @@ extension NinePClient {
         // is the real one.
         if case .failure = openResult {
             try await open(walked, deadline: deadline)
-            return try await readAll(walked, deadline: deadline)
+            return try await readAll(walked, limit: readLimit, deadline: deadline)
         }
         guard case .success(.rread(let reply)) = readResult else {
             if case .success = readResult { throw NinePError.violation("unexpected answer to Tread") }
-            return try await readAll(walked, deadline: deadline)
+            return try await readAll(walked, limit: readLimit, deadline: deadline)
         }
         var data = reply.data
-        if data.count > 0 {
-            data += try await readAll(walked, from: UInt64(data.count), deadline: deadline)
+        if data.count > 0 && data.count < readLimit {
+            data += try await readAll(walked, from: UInt64(data.count), limit: readLimit - data.count, deadline: deadline)
         }
         return data
     }
@@ -246,6 +257,75 @@ extension NinePClient {
     /// Sends Tclunk and frees the fid number when the answer comes.
     public func clunkInBackground(_ fid: UInt32) {
         send(.tclunk(Tclunk(fid: fid))) { [self] _ in releaseFid(fid) }
+    }
+}
+
+/// A directory read with Treaddir, reply by reply, that a server cannot make endless.
+///
+/// Each reply's entries are taken and the read goes on from the last entry's offset until a
+/// reply is empty. A server whose offsets come back to one already used (a read that does
+/// not advance) or whose listing passes its bounds (by default ``maxEntries`` entries and
+/// ``maxBytes`` bytes) fails
+/// the read with `EIO`, so a hostile or broken server costs bounded time and memory. Entries
+/// whose name no file can have (empty, `/` or NUL in it, longer than 255 bytes) are dropped.
+public struct DirectoryListing: Sendable {
+    /// Most entries one listing may hold: a node's /proc has one per process.
+    public static let maxEntries = 1 << 18
+    /// Most bytes of Rreaddir data one listing may take.
+    public static let maxBytes = 32 << 20
+
+    /// The entries so far, in the server's order.
+    public private(set) var entries: [DirectoryEntry] = []
+    /// The offset to ask for next.
+    public private(set) var offset: UInt64 = 0
+    /// Whether the server has said the listing is at its end (an empty reply).
+    public private(set) var isComplete = false
+    private var bytes = 0
+    private var offsets: Set<UInt64> = [0]
+    private let entryLimit: Int
+    private let byteLimit: Int
+
+    /// - Parameters:
+    ///   - maxEntries: the most entries the listing may hold.
+    ///   - maxBytes: the most bytes of Rreaddir data it may take.
+    public init(maxEntries: Int = DirectoryListing.maxEntries, maxBytes: Int = DirectoryListing.maxBytes) {
+        self.entryLimit = maxEntries
+        self.byteLimit = maxBytes
+    }
+
+    /// Takes the data of one Rreaddir.
+    /// - Throws: ``NinePError`` (`EIO`) when the data does not parse, the read does not
+    ///   advance, or the listing grows past its bounds.
+    public mutating func take(_ data: [UInt8]) throws(NinePError) {
+        let batch: [DirectoryEntry]
+        do {
+            batch = try DirectoryEntry.parse(data)
+        } catch {
+            throw Self.refused("a directory reply does not parse: \(error.message)")
+        }
+        guard let last = batch.last else {
+            isComplete = true
+            return
+        }
+        bytes += data.count
+        guard bytes <= byteLimit, entries.count + batch.count <= entryLimit else {
+            throw Self.refused("a directory listing passes \(entryLimit) entries or \(byteLimit) bytes")
+        }
+        guard offsets.insert(last.offset).inserted else {
+            throw Self.refused("a directory read does not advance (offset \(last.offset) again)")
+        }
+        entries += batch.filter { Self.isFileName($0.name) }
+        offset = last.offset
+    }
+
+    /// Whether a name from a server can name a file: not empty, no `/` or NUL, at most
+    /// 255 bytes ("." and ".." are names a listing may hold).
+    public static func isFileName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 255 && !name.utf8.contains(0x2F) && !name.utf8.contains(0)
+    }
+
+    private static func refused(_ message: String) -> NinePError {
+        NinePError(.protocolViolation, errno: .ioError, message)
     }
 }
 
