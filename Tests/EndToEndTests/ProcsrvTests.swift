@@ -27,8 +27,11 @@ final class ProcsrvProcess: Sendable {
     let stdoutRead: Int32
     let errorPath: String
 
-    init(_ arguments: [String], user: String? = nil) throws {
-        let program = try procsrvBuiltProduct("procsrv")
+    /// - Parameters:
+    ///   - user: runs it as this user (by setpriv) when given.
+    ///   - product: another program built beside the tests, in procsrv's place.
+    init(_ arguments: [String], user: String? = nil, product: String = "procsrv") throws {
+        let program = try procsrvBuiltProduct(product)
         var toChild: [Int32] = [-1, -1]
         var fromChild: [Int32] = [-1, -1]
         // Socket pairs made close-on-exec atomically: tests run in parallel and spawn

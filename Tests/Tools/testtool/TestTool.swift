@@ -4,10 +4,10 @@ import ClusterProc
 /// A helper executable for the project's own tests: small, deterministic processes and
 /// probes that tests start as real subprocesses. It is not installed or documented for users.
 @main
-struct TestTool: ParsableCommand {
+struct TestTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster-proc-testtool",
         abstract: "Helper processes for cluster-proc's tests.",
-        subcommands: [IgnoreTermCommand.self, OrphanCommand.self, PrintBytesCommand.self, NsExec.self]
+        subcommands: [IgnoreTermCommand.self, OrphanCommand.self, PrintBytesCommand.self, NsExec.self, Read9PCommand.self, ServeDirectoryCommand.self]
     )
 }
