@@ -19,6 +19,7 @@ import SystemPackage
 ///   wstat, mknod, link and xattr creation all fail with EROFS.
 /// - Everything runs as the user who started the server, so the kernel's /proc permissions
 ///   apply and its errno (EACCES, EPERM, ENOENT, ESRCH) is what the client gets.
+/// - Files whose reading changes the system (``readsWithSideEffects``) are refused with EPERM.
 /// - What a connection holds (walked entries' descriptors, snapshots, listings) is charged to
 ///   its ``ProcBudget``: serve each connection through ``serving(_:)`` with its own.
 public struct ProcFS: FileSystem {
@@ -33,6 +34,14 @@ public struct ProcFS: FileSystem {
     public struct ProcEntryHandle: Sendable {
         let entry: ProcEntry
     }
+
+    /// Files below /proc whose reading changes the system, refused at open with EPERM:
+    /// `kmsg` (a read takes the messages out of the kernel's log, as syslog(2)'s
+    /// SYSLOG_ACTION_READ does: whoever reads it next, journald or dmesg's reader, misses
+    /// them) and `sys/vm/stat_refresh` (a read folds every CPU's VM counters into the global
+    /// ones: a trigger, not data). Files that act only when written (`sysrq-trigger`,
+    /// `sys/vm/drop_caches`, `PID/clear_refs`) need nothing: nothing is ever written.
+    public static let readsWithSideEffects: Set<String> = ["kmsg", "sys/vm/stat_refresh"]
 
     private let root: ProcEntry
     /// The supervised job, served under attach name `job`.
@@ -129,6 +138,11 @@ public struct ProcFS: FileSystem {
             else { throw NinePError(.readOnlyFileSystem) }
             let entry = handle.entry
             if entry.isSymlink { throw NinePError(.tooManySymbolicLinkLevels, "\(entry.name) is a symbolic link; it is not followed") }
+            let path = entry.path
+            if Self.readsWithSideEffects.contains(path) {
+                logger.info("refused to open /proc/\(path): reading it changes the system")
+                throw NinePError(.notPermitted, "/proc/\(path) is not served: reading it changes the system")
+            }
             // Charged here, given back by the open file when it closes the descriptor.
             try budget.descriptors.charge(1)
             let fd: Int32
