@@ -71,7 +71,9 @@ extension ProcsrvAuthTests {
         let stranger = try await read9p(as: "nobody", ["--address", "unix:\(socket)", "\(server.pid)/environ"])
         #expect(stranger.status != 0, "nobody read procsrv's environment: \(stranger.output)")
         #expect(stranger.output.isEmpty)
-        let logged = server.waitForErrors { $0.contains("refused a connection to unix:\(socket) from uid 65534") ? true : nil }
+        let logged = try await onOwnThread {
+            server.waitForErrors { $0.contains("refused a connection to unix:\(socket) from uid 65534") ? true : nil }
+        }
         #expect(logged == true, "\(server.errors)")
 
         let owner = try await read9p(["--address", "unix:\(socket)", "\(server.pid)/comm"])
@@ -81,7 +83,7 @@ extension ProcsrvAuthTests {
 
     /// Connections that never attach hold a slot each: beyond the bound they are closed at
     /// once, and each is closed when its attach timeout passes; an attached client stays.
-    @Test func unattachedConnectionsAreBoundedAndTimedOut() async throws {
+    @Test(.clientsKeepUp) func unattachedConnectionsAreBoundedAndTimedOut() async throws {
         let (keyPath, key) = try makeKeyFile()
         defer { unlink(keyPath) }
         let server = try ProcsrvProcess(["--listen", "tcp:127.0.0.1:0", "--key", keyPath])
@@ -102,14 +104,20 @@ extension ProcsrvAuthTests {
         for _ in 0..<limits.unattached { silent.append(try silentConnection(port: port)) }
         let extra = try silentConnection(port: port)
         defer { close(extra) }
-        #expect(peerCloses(extra, before: .now + .seconds(5)), "a connection beyond \(limits.unattached) unattached ones was not closed")
-        #expect(server.waitForErrors { $0.contains("have not attached yet (at most \(limits.unattached))") ? true : nil } == true, "\(server.errors)")
-
-        for fd in silent {
-            #expect(peerCloses(fd, before: opened + timeout + .seconds(10)), "an unattached connection outlived its timeout")
+        // Waits block: on threads of their own, never the tests' shared pool.
+        let extraClosed = try await onOwnThread { peerCloses(extra, before: .now + .seconds(5)) }
+        #expect(extraClosed, "a connection beyond \(limits.unattached) unattached ones was not closed")
+        let refusal = try await onOwnThread {
+            server.waitForErrors { $0.contains("have not attached yet (at most \(limits.unattached))") ? true : nil }
         }
+        #expect(refusal == true, "\(server.errors)")
+
+        let waiting = silent
+        let outlived = try await onOwnThread { waiting.filter { !peerCloses($0, before: opened + timeout + .seconds(20)) }.count }
+        #expect(outlived == 0, "\(outlived) unattached connections outlived their timeout")
         #expect(ContinuousClock.now - opened >= timeout - .milliseconds(500), "closed before its timeout")
-        #expect(server.waitForErrors { $0.contains("did not attach in time") ? true : nil } == true, "\(server.errors)")
+        let logged = try await onOwnThread { server.waitForErrors { $0.contains("did not attach in time") ? true : nil } }
+        #expect(logged == true, "\(server.errors)")
         // The attached client was left alone, and a new one is served again.
         #expect(try await client.readFile(root, path: ["\(server.pid)", "comm"]) == Array("procsrv\n".utf8))
         let fresh = try await read9p(["--address", "\(address)", "--key", keyPath, "\(server.pid)/comm"])

@@ -13,7 +13,7 @@ extension ProcsrvTests {
         defer { client.close() }
         let root = try await client.attach(uname: "root")
         let refused = await #expect(throws: NinePError.self) {
-            try await client.readFile(root, path: path.split(separator: "/").map(String.init), deadline: .now + .seconds(5))
+            try await client.readFile(root, path: path.split(separator: "/").map(String.init), deadline: .now + .seconds(30))
         }
         #expect(refused?.errno == .notPermitted, "\(String(describing: refused))")
         // Its attributes are still there, and the connection goes on.

@@ -23,7 +23,7 @@ extension ProcServer {
         public var descriptors = ResourcePool.Limits(total: 8192, perConnection: 1024, guaranteedPerConnection: 16, connections: 128)
         /// Connections at once, those not yet attached, and how long one may take to attach
         /// (authentication included).
-        public var connections = ConnectionLimits(connections: 128, unattached: 16, attachTimeout: .seconds(5))
+        public var connections = ConnectionLimits(connections: 128, unattached: 16, attachTimeout: .seconds(10))
         /// Fids one connection may hold.
         public var fidsPerConnection = 1024
         /// Requests one connection has served at once (threads).

@@ -64,3 +64,21 @@ func descriptorCount(of pid: Int32) -> Int? {
     }
     return count
 }
+
+/// What `pid`'s descriptors point at, counted by kind (`socket`, `pipe`, `/proc/…`), for
+/// messages.
+func descriptorSummary(of pid: Int32) -> String {
+    guard let directory = opendir("/proc/\(pid)/fd") else { return "?" }
+    defer { closedir(directory) }
+    var kinds: [String: Int] = [:]
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard name != ".", name != ".." else { continue }
+        var target = [CChar](repeating: 0, count: 512)
+        let count = readlink("/proc/\(pid)/fd/\(name)", &target, target.count - 1)
+        let text = count > 0 ? String(decoding: target[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        let kind = text.hasPrefix("socket:") ? "socket" : text.hasPrefix("pipe:") ? "pipe" : text.hasPrefix("/proc/") ? "/proc/…" : text
+        kinds[kind, default: 0] += 1
+    }
+    return kinds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+}

@@ -5,7 +5,10 @@ import NineP
 
 /// A 9P client in a process of its own, so that a test can run it as another user: connects,
 /// attaches (after the shared-key exchange with --key), and prints a file or a listing.
-struct Read9PCommand: AsyncParsableCommand {
+///
+/// Synchronous like the tool's other commands: an async main would start threads before
+/// `ns-exec` could enter its user namespace, which a single-threaded process alone may do.
+struct Read9PCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "read9p",
         abstract: "Read a file (or list a directory) from a 9P server; exit 1 with the error on stderr.")
@@ -25,10 +28,19 @@ struct Read9PCommand: AsyncParsableCommand {
     @Argument(help: "The path below the tree's root, e.g. 1/status; empty for the root.")
     var path = ""
 
-    func run() async throws {
+    func run() throws {
+        let outcome = ConditionLock<Bool?>(nil)
+        Task { [self] in
+            let succeeded = await read()
+            outcome.withLock(notify: true) { $0 = succeeded }
+        }
+        guard outcome.wait(until: { $0 != nil }, { $0! }) == true else { throw ExitCode(1) }
+    }
+
+    private func read() async -> Bool {
         do {
             let address = try NinePAddress(parsing: address)
-            let client = try NinePClient.connect(over: try address.connect(), timeout: .seconds(5))
+            let client = try NinePClient.connect(over: try address.connect(), timeout: .seconds(20))
             defer { client.close() }
             let uname = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "\(geteuid())"
             var authFid = Tattach.noFid
@@ -36,7 +48,7 @@ struct Read9PCommand: AsyncParsableCommand {
                 authFid = try await SharedKeyAuthentication.authenticate(
                     client: client, key: try SharedKey.load(path: key), uname: uname, aname: aname)
             }
-            let deadline = ContinuousClock.now + .seconds(5)
+            let deadline = ContinuousClock.now + .seconds(20)
             let root = try await client.attach(uname: uname, aname: aname, authFid: authFid, deadline: deadline)
             let names = path.split(separator: "/").map(String.init)
             let output: [UInt8]
@@ -48,10 +60,11 @@ struct Read9PCommand: AsyncParsableCommand {
                 output = try await client.readFile(root, path: names, deadline: deadline)
             }
             _ = output.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            return true
         } catch {
             let message = Array("read9p: \(error)\n".utf8)
             _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            throw ExitCode(1)
+            return false
         }
     }
 }

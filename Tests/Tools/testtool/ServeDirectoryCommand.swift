@@ -20,6 +20,11 @@ struct ServeDirectoryCommand: ParsableCommand {
 
     func run() throws {
         if let descriptors {
+            // Descriptors a test runner let leak into this process would count against the
+            // limit: only standard input, output and error are kept.
+            var current = rlimit()
+            _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &current)
+            for fd in 3..<Int32(clamping: current.rlim_cur) { close(fd) }
             var limit = rlimit(rlim_cur: rlim_t(descriptors), rlim_max: rlim_t(descriptors))
             guard setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { throw ExitCode(2) }
         }

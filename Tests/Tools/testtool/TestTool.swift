@@ -4,7 +4,7 @@ import ClusterProc
 /// A helper executable for the project's own tests: small, deterministic processes and
 /// probes that tests start as real subprocesses. It is not installed or documented for users.
 @main
-struct TestTool: AsyncParsableCommand {
+struct TestTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster-proc-testtool",
         abstract: "Helper processes for cluster-proc's tests.",
