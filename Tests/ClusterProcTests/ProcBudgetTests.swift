@@ -118,4 +118,24 @@ import Testing
         #expect(budget.bytes.used == 0)
         #expect(budget.descriptors.used == 0)
     }
+
+    @Test(arguments: [20000, 9152, 4096, 1024, 512])
+    func theLimitsShrinkToFitTheDescriptorsThereAre(available: Int) throws {
+        let standard = ProcServer.Limits.standard
+        let fitted = try #require(standard.fitting(descriptors: available))
+        if available >= standard.descriptorCeiling {
+            #expect(fitted == standard)
+        } else {
+            #expect(fitted.descriptorCeiling <= available)
+            #expect(fitted.connections.connections < standard.connections.connections)
+            #expect(fitted.connections.unattached <= fitted.connections.connections)
+            // Every connection keeps its guaranteed share of what is left.
+            #expect(fitted.descriptors.total >= fitted.connections.connections * fitted.descriptors.guaranteedPerConnection)
+            #expect(fitted.bytes.connections == fitted.connections.connections)
+        }
+    }
+
+    @Test func tooFewDescriptorsToServeAnyoneAreRefused() {
+        #expect(ProcServer.Limits.standard.fitting(descriptors: 256) == nil)
+    }
 }

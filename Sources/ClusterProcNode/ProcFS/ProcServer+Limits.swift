@@ -55,14 +55,14 @@ extension ProcServer {
         /// Bounds that fit in `available` descriptors (RLIMIT_NOFILE): fewer connections and
         /// held descriptors, in proportion, when there are not enough; nil when even a few
         /// connections would not fit.
-        func fitting(descriptors available: Int) -> Limits? {
+        public func fitting(descriptors available: Int) -> Limits? {
             let needed = descriptors.total + descriptorsBeyondFids
             guard available < needed else { return self }
             var fitted = self
             let connections = min(connections.connections, (available - 64) * connections.connections / needed)
             guard connections >= 4 else { return nil }
             fitted.connections.connections = connections
-            fitted.connections.unattached = min(self.connections.unattached, max(1, connections / 8))
+            fitted.connections.unattached = min(self.connections.unattached, max(2, connections / 4))
             fitted.bytes.connections = connections
             fitted.descriptors.connections = connections
             fitted.descriptors.total = max(connections * descriptors.guaranteedPerConnection, available - fitted.descriptorsBeyondFids)
