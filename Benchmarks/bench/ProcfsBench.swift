@@ -37,7 +37,8 @@ struct ProcfsBench: AsyncParsableCommand {
 
         let procsrvPath = procsrv ?? (URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path + "/procsrv")
         let listen = transport == "tcp" ? "tcp:127.0.0.1:0" : "unix:\(directory)/procsrv.sock"
-        let procsrvServer = try BenchServer(argv: [procsrvPath, "--listen", listen], errorPath: "\(directory)/procsrv.err")
+        // Loopback TCP without a key, as diod is run beside it; a unix: socket needs no option.
+        let procsrvServer = try BenchServer(argv: [procsrvPath, "--listen", listen] + (transport == "tcp" ? ["--no-auth"] : []), errorPath: "\(directory)/procsrv.err")
         defer { procsrvServer.stop() }
         let procsrvAddress = try procsrvServer.waitForLine(prefix: "procsrv: listening on ")
 

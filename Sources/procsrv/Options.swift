@@ -1,3 +1,4 @@
+import ClusterProcNode
 import NineP
 
 /// procsrv's command line. Parsed by hand: procsrv starts once per node on every launch, and
@@ -6,6 +7,7 @@ struct Options {
     var stdio = false
     var listen: String?
     var key: String?
+    var noAuth = false
     var chdir: String?
     var env: [String] = []
     var verbose = false
@@ -41,10 +43,11 @@ struct Options {
                 inline = String(argument[argument.index(after: equals)...])
             }
             switch name {
-            case "--stdio", "--verbose", "-v", "--help", "-h":
+            case "--stdio", "--no-auth", "--verbose", "-v", "--help", "-h":
                 if inline != nil { throw UsageError("'\(name)' takes no value") }
                 switch name {
                 case "--stdio": stdio = true
+                case "--no-auth": noAuth = true
                 case "--verbose", "-v": verbose = true
                 default: help = true
                 }
@@ -70,6 +73,9 @@ struct Options {
         if key != nil && listen == nil {
             throw UsageError("--key applies to --listen (over --stdio, SSH authenticates)")
         }
+        if noAuth && listen == nil {
+            throw UsageError("--no-auth applies to --listen tcp: on loopback (over --stdio, SSH authenticates)")
+        }
         if command.isEmpty && (chdir != nil || !env.isEmpty) {
             throw UsageError("--chdir and --env apply to a job: add -- COMMAND")
         }
@@ -77,14 +83,20 @@ struct Options {
             throw UsageError("--env \(item): expected NAME=VALUE")
         }
         if let listen {
-            do { _ = try NinePAddress(parsing: listen) } catch { throw UsageError("--listen \(listen): \(error)") }
+            let address: NinePAddress
+            do { address = try NinePAddress(parsing: listen) } catch { throw UsageError("--listen \(listen): \(error)") }
+            do {
+                try ProcServer.checkListening(on: address, key: key != nil, noAuth: noAuth)
+            } catch {
+                throw UsageError(error.description)
+            }
         }
     }
 
     static let usage = """
         OVERVIEW: Serve this node's /proc over 9P (9P2000, .u, .L), read-only, and supervise a job.
 
-        USAGE: procsrv (--stdio [--chdir DIR] [--env NAME=VALUE ...] [-- COMMAND ...] | --listen ADDRESS [--key FILE]) [--verbose]
+        USAGE: procsrv (--stdio [--chdir DIR] [--env NAME=VALUE ...] [-- COMMAND ...] | --listen ADDRESS [--key FILE | --no-auth]) [--verbose]
 
         With --stdio, 9P travels over standard input and output (how cluster-launch runs
         procsrv through SSH). Attach name "" (or "/proc") is /proc; symlinks are served as
@@ -98,19 +110,24 @@ struct Options {
         ends or procsrv gets SIGTERM, SIGHUP or SIGINT, the job's whole family is ended, and
         procsrv exits with the job's exit code if it had finished, else 1.
 
-        With --listen, procsrv serves /proc (no job) to every connection on unix:PATH
-        (socket mode 0600) or tcp:HOST:PORT (port 0 picks one; the bound address is printed
-        on stderr). TCP beyond loopback needs --key FILE: a shared key of at least 32 random
+        With --listen, procsrv serves /proc (no job) to its own user only, on unix:PATH
+        (socket mode 0600; a peer of another uid than procsrv's or root's is refused by its
+        credentials) or tcp:HOST:PORT (port 0 picks one; the bound address is printed on
+        stderr). TCP needs --key FILE, on loopback too: a shared key of at least 32 random
         bytes (head -c 32 /dev/urandom > FILE; chmod 600 FILE), which every client must prove
         it holds through Tauth before it may attach (on any address once --key is given).
-        The key file must be a regular file that neither group nor others may read or write.
-        The traffic itself is not encrypted: see docs/auth.md.
+        The key file must be a regular file of procsrv's user that neither group nor others
+        may read or write. The traffic itself is not encrypted: see docs/auth.md. On loopback
+        only, --no-auth serves TCP without a key: every local user can then read /proc as
+        procsrv's user can. What procsrv holds for its clients is bounded (README.md).
 
         OPTIONS:
           --stdio                 Serve one connection on standard input and output.
           --listen <address>      Listen on unix:PATH or tcp:HOST:PORT.
           --key <file>            With --listen: a shared key file (mode 0600, at least 32
                                   bytes) clients must authenticate with.
+          --no-auth               With --listen tcp: on loopback: no key; every local user
+                                  can read /proc as procsrv's user.
           --chdir <dir>           The job's working directory (default: the current one).
           --env <name=value>      Add NAME=VALUE to the job's environment (repeatable).
           -v, --verbose           Log debug messages to stderr.

@@ -14,7 +14,7 @@ struct ProcSrv {
         do {
             options = try Options(parsing: Array(CommandLine.arguments.dropFirst()))
         } catch {
-            printError("procsrv: error: \(error)\nUsage: procsrv --stdio [-- COMMAND ...] | --listen ADDRESS [--key FILE]; see procsrv --help")
+            printError("procsrv: error: \(error)\nUsage: procsrv --stdio [-- COMMAND ...] | --listen ADDRESS [--key FILE | --no-auth]; see procsrv --help")
             exit(64)
         }
         if options.help {
@@ -38,8 +38,10 @@ struct ProcSrv {
         do {
             if let listen = options.listen {
                 let address = try NinePAddress(parsing: listen)
-                let sharedKey = try options.key.map { path throws(AuthenticationError) in try SharedKey.load(path: path) }
-                try ProcServer.listen(on: address, key: sharedKey, logger: logger) { bound in
+                let authentication: ProcServer.Authentication =
+                    if let path = options.key { .sharedKey(try SharedKey.load(path: path)) }
+                    else if options.noAuth { .none } else { .peerCredentials }
+                try ProcServer.listen(on: address, authentication: authentication, logger: logger) { bound in
                     printError("procsrv: listening on \(bound)")
                 }
             }

@@ -36,4 +36,16 @@ import Testing
         }
         _ = try? ProcessSnapshot.decode(Array("1/stat 3\nabc".utf8))
     }
+
+    @Test func aSnapshotOfTheNodeStaysWithinItsLimit() throws {
+        let limit = 70 << 10
+        let bytes = ProcessSnapshot.capture(family: [getpid()], limit: limit)
+        #expect(bytes.count <= limit)
+        let snapshot = try ProcessSnapshot.decode(bytes)
+        #expect(snapshot.node["uptime"]?.isEmpty == false)
+        #expect(snapshot.node["family"] == Array("\(getpid())\n".utf8))
+        let omitted = try #require(snapshot.node["omitted"].flatMap { Int(String(decoding: $0, as: UTF8.self).dropLast()) })
+        #expect(omitted > 0)
+        #expect(snapshot.processes.count + omitted >= 3)
+    }
 }

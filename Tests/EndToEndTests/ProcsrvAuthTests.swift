@@ -41,7 +41,7 @@ import Testing
         return server.errors
     }
 
-    @Test func anAuthenticatedClientAttachesOverLoopbackTCPAndOthersAreRefused() async throws {
+    @Test(.clientsKeepUp) func anAuthenticatedClientAttachesOverLoopbackTCPAndOthersAreRefused() async throws {
         let (keyPath, key) = try makeKeyFile()
         defer { unlink(keyPath) }
         let server = try ProcsrvProcess(["--listen", "tcp:127.0.0.1:0", "--key", keyPath])
@@ -78,7 +78,7 @@ import Testing
         #expect(try await client.readFile(root, path: ["\(server.pid)", "comm"]) == Array("procsrv\n".utf8))
     }
 
-    @Test func aUnixSocketTakesTheKeyToo() async throws {
+    @Test(.clientsKeepUp) func aUnixSocketTakesTheKeyToo() async throws {
         let (keyPath, key) = try makeKeyFile(bytes: 48)
         defer { unlink(keyPath) }
         let socket = NSTemporaryDirectory() + "procsrv-auth-\(UUID().uuidString).sock"

@@ -106,7 +106,7 @@ public final class Launcher: Sendable {
         do {
             let base = try FamilyRegistry.runtimeDirectory(environment: environment)
             let socket = "\(base)/\(familyID).sock"
-            let served = try NinePListener(.unix(path: socket))
+            let served = try NinePListener(.unix(path: socket), peers: .sameUser)
             // Each request to a node holds a thread until the node answers: enough threads
             // for a request to every node at once (cps reads them all together).
             var configuration = ServerConfiguration()

@@ -7,7 +7,7 @@ public struct AuthenticationError: Error, Sendable, Hashable, CustomStringConver
         let name: String
         private init(_ name: String) { self.name = name }
 
-        /// The key file is missing, not a regular file, open to group or others, or too short.
+        /// The key file is missing, not a regular file, another user's, open to group or others, or too short.
         public static let unusableKeyFile = Code("unusable key file")
         /// The server refused our proof: the keys differ, or the exchange was out of order.
         public static let rejected = Code("rejected")

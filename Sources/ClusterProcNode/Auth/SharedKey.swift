@@ -29,9 +29,10 @@ public struct SharedKey: Sendable {
     /// Reads a key file, as procsrv's `--key` does.
     ///
     /// Refused, with a message that says why: a file that cannot be opened, is not a regular
-    /// file (a symlink is followed to what it names), can be read or written by its group or
-    /// others (mode & 077, as ssh refuses a private key), or has fewer than ``minimumLength``
-    /// or more than ``maximumLength`` bytes.
+    /// file (a symlink is followed to what it names), is owned by another user than the one
+    /// running (who could change the key or make it readable at will), can be read or written
+    /// by its group or others (mode & 077, as ssh refuses a private key), or has fewer than
+    /// ``minimumLength`` or more than ``maximumLength`` bytes.
     /// - Throws: ``AuthenticationError`` with code `unusableKeyFile`.
     public static func load(path: String) throws(AuthenticationError) -> SharedKey {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
@@ -47,6 +48,11 @@ public struct SharedKey: Sendable {
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw AuthenticationError(.unusableKeyFile, "key file \(path) is not a regular file")
+        }
+        guard info.st_uid == geteuid() else {
+            throw AuthenticationError(
+                .unusableKeyFile,
+                "key file \(path) is owned by uid \(info.st_uid), not by procsrv's user (uid \(geteuid())): use a key file of your own")
         }
         let permissions = info.st_mode & 0o777
         guard permissions & 0o077 == 0 else {

@@ -20,10 +20,13 @@ let atEmptyPath: Int32 = 0x1000
 /// process's directory: once the process is gone, every open below it fails with ENOENT or
 /// ESRCH even if its PID is reused meanwhile.
 ///
-/// The descriptor closes when the last fid (and child entry) holding the entry lets go.
+/// The descriptor closes when the last fid (and child entry) holding the entry lets go, and
+/// goes back then to the connection's descriptor account it was charged to.
 final class ProcEntry: Sendable {
     /// The `O_PATH|O_NOFOLLOW` descriptor.
     let fd: Int32
+    /// Where the descriptor was charged; nil for the root, which every connection shares.
+    private let account: ResourceAccount?
     /// The entry this one was walked from; nil at the root.
     let parent: ProcEntry?
     /// The name in the parent directory; empty at the root.
@@ -33,8 +36,9 @@ final class ProcEntry: Sendable {
     let inode: UInt64
     let device: UInt64
 
-    private init(fd: Int32, parent: ProcEntry?, name: String, info: stat) {
+    private init(fd: Int32, account: ResourceAccount?, parent: ProcEntry?, name: String, info: stat) {
         self.fd = fd
+        self.account = account
         self.parent = parent
         self.name = name
         self.mode = UInt32(info.st_mode)
@@ -44,6 +48,7 @@ final class ProcEntry: Sendable {
 
     deinit {
         Glibc.close(fd)
+        account?.release(1)
     }
 
     /// Opens the root of the tree.
@@ -52,7 +57,7 @@ final class ProcEntry: Sendable {
         let fd = Glibc.open(path, openPathOnly | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw Errno(rawValue: errno) }
         do {
-            return ProcEntry(fd: fd, parent: nil, name: "", info: try Self.status(of: fd))
+            return ProcEntry(fd: fd, account: nil, parent: nil, name: "", info: try Self.status(of: fd))
         } catch {
             Glibc.close(fd)
             throw error
@@ -83,26 +88,41 @@ final class ProcEntry: Sendable {
         }
     }
 
-    /// One walk step; see the type's documentation for the rules.
-    func walk(_ name: String) throws -> ProcEntry {
+    /// The path below the root, e.g. `1/status`; empty at the root. Lexical, as walks are.
+    var path: String {
+        guard let parent else { return "" }
+        let above = parent.path
+        return above.isEmpty ? name : above + "/" + name
+    }
+
+    /// One walk step, its descriptor charged to `descriptors`; see the type's documentation
+    /// for the rules.
+    func walk(_ name: String, descriptors: ResourceAccount) throws -> ProcEntry {
         guard !isSymlink else { throw NinePError(.tooManySymbolicLinkLevels, "\(self.name) is a symbolic link; it is not followed") }
         guard isDirectory else { throw NinePError(.notDirectory) }
         if name == ".." { return parent ?? self }
         guard name != ".", !name.contains("/") else { throw NinePError(.noSuchFileOrDirectory) }
+        try descriptors.charge(1)
         let child = openat(fd, name, openPathOnly | O_NOFOLLOW | O_CLOEXEC)
-        guard child >= 0 else { throw Errno(rawValue: errno) }
+        guard child >= 0 else {
+            let error = Errno(rawValue: errno)
+            descriptors.release(1)
+            throw error
+        }
         let info: stat
         do {
             info = try Self.status(of: child)
         } catch {
             Glibc.close(child)
+            descriptors.release(1)
             throw error
         }
         guard UInt64(info.st_dev) == device else {
             Glibc.close(child)
+            descriptors.release(1)
             throw NinePError(.improperLink, "\(name) is on another file system")
         }
-        return ProcEntry(fd: child, parent: self, name: name, info: info)
+        return ProcEntry(fd: child, account: descriptors, parent: self, name: name, info: info)
     }
 
     /// The entry's stat(2), the link itself for a symlink.

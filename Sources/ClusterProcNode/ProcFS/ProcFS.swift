@@ -19,6 +19,9 @@ import SystemPackage
 ///   wstat, mknod, link and xattr creation all fail with EROFS.
 /// - Everything runs as the user who started the server, so the kernel's /proc permissions
 ///   apply and its errno (EACCES, EPERM, ENOENT, ESRCH) is what the client gets.
+/// - Files whose reading changes the system (``readsWithSideEffects``) are refused with EPERM.
+/// - What a connection holds (walked entries' descriptors, snapshots, listings) is charged to
+///   its ``ProcBudget``: serve each connection through ``serving(_:)`` with its own.
 public struct ProcFS: FileSystem {
     /// /proc answers from the kernel at once; the job tree's streams say for themselves.
     public var callDuration: CallDuration { .immediate }
@@ -35,37 +38,64 @@ public struct ProcFS: FileSystem {
         let entry: ProcEntry
     }
 
+    /// Files below /proc whose reading changes the system, refused at open with EPERM:
+    /// `kmsg` (a read takes the messages out of the kernel's log, as syslog(2)'s
+    /// SYSLOG_ACTION_READ does: whoever reads it next, journald or dmesg's reader, misses
+    /// them) and `sys/vm/stat_refresh` (a read folds every CPU's VM counters into the global
+    /// ones: a trigger, not data). Files that act only when written (`sysrq-trigger`,
+    /// `sys/vm/drop_caches`, `PID/clear_refs`) need nothing: nothing is ever written.
+    public static let readsWithSideEffects: Set<String> = ["kmsg", "sys/vm/stat_refresh"]
+
     private let root: ProcEntry
     /// The supervised job, served under attach name `job`.
     public let jobTree: JobControlTree?
     private let logger: Logger
+    private let budget: ProcBudget
 
     /// - Parameters:
     ///   - path: the /proc to serve (the mount of procfs of this PID namespace).
     ///   - jobTree: the job tree, when the server supervises a job.
     ///   - logger: logs at debug level.
+    ///   - budget: what its connection may hold; by default one connection's share of
+    ///     ``ProcServer/Limits/standard``.
     /// - Throws: `Errno` when `path` cannot be opened.
-    public init(path: String = "/proc", jobTree: JobControlTree? = nil, logger: Logger = Logger(label: "procsrv.procfs")) throws {
+    public init(path: String = "/proc", jobTree: JobControlTree? = nil, logger: Logger = Logger(label: "procsrv.procfs"), budget: ProcBudget? = nil) throws {
         self.root = try ProcEntry.root(path: path)
         self.jobTree = jobTree
         self.logger = logger
+        self.budget = budget ?? ProcServer.Limits.standard.pools(logger: logger).budget(for: "the connection")
+    }
+
+    private init(_ base: ProcFS, budget: ProcBudget) {
+        self.root = base.root
+        self.jobTree = base.jobTree
+        self.logger = base.logger
+        self.budget = budget
+    }
+
+    /// The same tree for another connection, which holds what it uses against `budget`.
+    public func serving(_ budget: ProcBudget) -> ProcFS {
+        ProcFS(self, budget: budget)
     }
 
     public func attach(_ request: AttachRequest, context: RequestContext) throws -> Node {
+        let node: Node
         switch request.aname {
-        case "", "/", "/proc", "proc": return .proc(ProcEntryHandle(entry: root))
+        case "", "/", "/proc", "proc": node = .proc(ProcEntryHandle(entry: root))
         case "job", "/job":
             guard jobTree != nil else { throw NinePError(.noSuchFileOrDirectory, "no job is supervised here") }
-            return .job(nil)
+            node = .job(nil)
         default:
             throw NinePError(.noSuchFileOrDirectory, "no tree \"\(request.aname)\" (try \"\" for /proc or \"job\")")
         }
+        budget.onAttach()
+        return node
     }
 
     public func walk(from node: Node, name: String, context: RequestContext) throws -> Node {
         switch node {
         case .proc(let handle):
-            return .proc(ProcEntryHandle(entry: try handle.entry.walk(name)))
+            return .proc(ProcEntryHandle(entry: try handle.entry.walk(name, descriptors: budget.descriptors)))
         case .job(let file):
             guard file == nil else { throw NinePError(.notDirectory) }
             if name == ".." { return .job(nil) }
@@ -111,13 +141,28 @@ public struct ProcFS: FileSystem {
             else { throw NinePError(.readOnlyFileSystem) }
             let entry = handle.entry
             if entry.isSymlink { throw NinePError(.tooManySymbolicLinkLevels, "\(entry.name) is a symbolic link; it is not followed") }
-            let fd = try entry.openForReading()
-            if entry.isDirectory { return ProcDirectoryFile(fd: fd) }
-            return try ProcSnapshotFile(fd: fd, context: context)
+            let path = entry.path
+            if Self.readsWithSideEffects.contains(path) {
+                logger.info("refused to open /proc/\(path): reading it changes the system")
+                throw NinePError(.notPermitted, "/proc/\(path) is not served: reading it changes the system")
+            }
+            // Charged here, given back by the open file when it closes the descriptor.
+            try budget.descriptors.charge(1)
+            let fd: Int32
+            do {
+                fd = try entry.openForReading()
+            } catch {
+                budget.descriptors.release(1)
+                throw error
+            }
+            if entry.isDirectory { return ProcDirectoryFile(fd: fd, budget: budget) }
+            return try ProcSnapshotFile(fd: fd, budget: budget, context: context)
         case .job(let file):
             guard let jobTree else { throw NinePError(.noSuchFileOrDirectory) }
             if flags & (LinuxOpenFlags.truncate | LinuxOpenFlags.create) != 0 && file == nil { throw NinePError(.isDirectory) }
-            return try jobTree.open(file, flags: flags, context: context)
+            let opened = try jobTree.open(file, flags: flags, context: context)
+            guard let text = opened as? JobTextFile else { return opened }
+            return try ChargedFile(text, bytes: text.content.count, account: budget.bytes)
         }
     }
 

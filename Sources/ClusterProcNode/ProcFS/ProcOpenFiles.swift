@@ -9,60 +9,116 @@ import SystemPackage
 ///
 /// /proc reports size 0 and makes a file's text when it is read, so the content is read at
 /// open until end of file, whatever stat says, and every Tread is a slice of that one
-/// snapshot: a client's read size or offsets never tear a line. A file larger than
-/// ``snapshotLimit`` (`pagemap`, `kcore`) keeps its descriptor and is read with `pread`
-/// beyond the snapshot.
+/// snapshot: a client's read size or offsets never tear a line. A file larger than the
+/// budget's ``ProcBudget/snapshotLimit`` (`pagemap`, `kcore`, a huge `smaps`) keeps its
+/// descriptor and is read with `pread` beyond the snapshot.
+///
+/// The snapshot's bytes are charged to the connection's byte account as they are read (a
+/// refusal fails the open with ENOMEM), the kept descriptor to its descriptor account; both
+/// go back when the fid is clunked.
 final class ProcSnapshotFile: OpenFile {
     var ioDuration: CallDuration { .immediate }
-    /// The most bytes read into memory at open.
-    static let snapshotLimit = 32 << 20
+    /// The content is read and held in chunks (the last one trimmed), so a large snapshot is
+    /// never copied as it grows and its memory is exactly what was charged: a first page,
+    /// which most /proc files fit in, then chunks of ``chunkSize``.
+    static let firstChunkSize = 4096
+    static let chunkSize = 64 * 1024
 
-    let content: [UInt8]
-    /// The descriptor of a file longer than the snapshot; -1 otherwise.
-    private let overflow: Mutex<Int32>
+    private let chunks: [[UInt8]]
+    /// Bytes in the snapshot.
+    let count: Int
+    private let budget: ProcBudget
+    private struct Held {
+        /// The descriptor of a file longer than the snapshot; -1 otherwise.
+        var overflow: Int32
+        var bytes: Int
+    }
+    private let held: Mutex<Held>
 
-    init(fd: Int32, context: RequestContext) throws {
-        var content: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    /// Reads the snapshot from `fd`, which the caller has charged to `budget.descriptors`;
+    /// it is closed (and given back) here unless the file goes on beyond the snapshot.
+    init(fd: Int32, budget: ProcBudget, context: RequestContext) throws {
+        var chunks: [[UInt8]] = []
+        var total = 0
         var complete = false
         do {
-            while content.count < Self.snapshotLimit {
+            while total < budget.snapshotLimit && !complete {
                 if context.isCancelled { throw NinePError(.interrupted) }
-                let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    content += chunk[0..<count]
-                    continue
+                let size = min(chunks.isEmpty ? Self.firstChunkSize : Self.chunkSize, budget.snapshotLimit - total)
+                try budget.bytes.charge(size)
+                var chunk = [UInt8](repeating: 0, count: size)
+                var filled = 0
+                do {
+                    while filled < size {
+                        let got = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, size - filled) }
+                        if got > 0 {
+                            filled += got
+                        } else if got == 0 || errno == EAGAIN {
+                            complete = true
+                            break
+                        } else if errno != EINTR {
+                            throw Errno(rawValue: errno)
+                        }
+                    }
+                } catch {
+                    budget.bytes.release(size)
+                    throw error
                 }
-                if count == 0 || errno == EAGAIN {
-                    complete = true
-                    break
+                if filled < size {
+                    budget.bytes.release(size - filled)
+                    if filled == 0 { break }
+                    chunk = Array(chunk[0..<filled])
                 }
-                if errno == EINTR { continue }
-                throw Errno(rawValue: errno)
+                chunks.append(chunk)
+                total += filled
             }
         } catch {
+            budget.bytes.release(total)
             Glibc.close(fd)
+            budget.descriptors.release(1)
             throw error
         }
-        self.content = content
+        self.chunks = chunks
+        self.count = total
+        self.budget = budget
         if complete {
             Glibc.close(fd)
-            overflow = Mutex(-1)
+            budget.descriptors.release(1)
+            held = Mutex(Held(overflow: -1, bytes: total))
         } else {
-            overflow = Mutex(fd)
+            held = Mutex(Held(overflow: fd, bytes: total))
         }
     }
 
+    deinit {
+        close()
+    }
+
+    /// The whole snapshot (for tests).
+    var content: [UInt8] { chunks.flatMap { $0 } }
+
     func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
-        if offset < UInt64(content.count) {
-            let start = Int(offset)
-            return Array(content[start..<min(content.count, start + count)])
+        if offset < UInt64(self.count) {
+            var position = Int(offset)
+            let end = min(self.count, position + count)
+            var data: [UInt8] = []
+            data.reserveCapacity(end - position)
+            while position < end {
+                // Every chunk but the last is full.
+                let index = position < Self.firstChunkSize ? 0 : 1 + (position - Self.firstChunkSize) / Self.chunkSize
+                let chunk = chunks[index]
+                let start = index == 0 ? position : (position - Self.firstChunkSize) % Self.chunkSize
+                let taken = min(chunk.count - start, end - position)
+                data += chunk[start..<start + taken]
+                position += taken
+            }
+            return data
         }
-        return try overflow.withLock { fd -> [UInt8] in
-            guard fd >= 0, offset <= UInt64(Int64.max) else { return [] }
+        return try held.withLock { held -> [UInt8] in
+            guard held.overflow >= 0, offset <= UInt64(Int64.max) else { return [] }
             var data = [UInt8](repeating: 0, count: count)
             while true {
-                let got = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
+                let got = data.withUnsafeMutableBytes { pread(held.overflow, $0.baseAddress, $0.count, off_t(offset)) }
                 if got >= 0 {
                     data.removeLast(count - got)
                     return data
@@ -75,20 +131,38 @@ final class ProcSnapshotFile: OpenFile {
     }
 
     func close() {
-        overflow.withLock { fd in
-            if fd >= 0 { Glibc.close(fd) }
-            fd = -1
+        let (descriptor, bytes) = held.withLock { held -> (Bool, Int) in
+            defer { held = Held(overflow: -1, bytes: 0) }
+            if held.overflow >= 0 { Glibc.close(held.overflow) }
+            return (held.overflow >= 0, held.bytes)
         }
+        if descriptor { budget.descriptors.release(1) }
+        budget.bytes.release(bytes)
     }
 }
 
 /// An open /proc directory: each listing from offset 0 is read anew, as /proc lists it now.
+///
+/// Its descriptor is charged to the connection's descriptor account (by the caller), and the
+/// listing the engine keeps for the fid's reads to its byte account.
 final class ProcDirectoryFile: OpenFile {
     var ioDuration: CallDuration { .immediate }
-    private let fd: Mutex<Int32>
+    private struct Held {
+        var fd: Int32
+        /// The bytes charged for the listing the engine holds now.
+        var listing = 0
+    }
+    private let held: Mutex<Held>
+    private let budget: ProcBudget
 
-    init(fd: Int32) {
-        self.fd = Mutex(fd)
+    /// - Parameter fd: a directory descriptor the caller has charged to `budget.descriptors`.
+    init(fd: Int32, budget: ProcBudget) {
+        self.held = Mutex(Held(fd: fd))
+        self.budget = budget
+    }
+
+    deinit {
+        close()
     }
 
     func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
@@ -96,9 +170,25 @@ final class ProcDirectoryFile: OpenFile {
     }
 
     func readDirectory(context: RequestContext) throws -> [DirectoryItem] {
-        let directory = try fd.withLock { fd -> Int32 in
-            guard fd >= 0 else { throw NinePError(.badFileDescriptor) }
-            let copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let items = try budget.withDescriptor { try list() }
+        // The engine keeps this listing in place of the one before, until the next listing or
+        // the clunk.
+        let size = items.reduce(items.count * MemoryLayout<DirectoryItem>.stride) { $0 + ($1.name.utf8.count > 15 ? $1.name.utf8.count : 0) }
+        try budget.bytes.charge(size)
+        let previous = held.withLock { held -> Int in
+            // Closed meanwhile: nothing holds the listing.
+            guard held.fd >= 0 else { return size }
+            defer { held.listing = size }
+            return held.listing
+        }
+        budget.bytes.release(previous)
+        return items
+    }
+
+    private func list() throws -> [DirectoryItem] {
+        let directory = try held.withLock { held -> Int32 in
+            guard held.fd >= 0 else { throw NinePError(.badFileDescriptor) }
+            let copy = openat(held.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard copy >= 0 else { throw Errno(rawValue: errno) }
             return copy
         }
@@ -136,9 +226,47 @@ final class ProcDirectoryFile: OpenFile {
     }
 
     func close() {
-        fd.withLock { fd in
-            if fd >= 0 { Glibc.close(fd) }
-            fd = -1
+        let (descriptor, bytes) = held.withLock { held -> (Bool, Int) in
+            defer { held = Held(fd: -1) }
+            if held.fd >= 0 { Glibc.close(held.fd) }
+            return (held.fd >= 0, held.listing)
         }
+        if descriptor { budget.descriptors.release(1) }
+        budget.bytes.release(bytes)
+    }
+}
+
+/// An open file of the job tree whose content was made at open (`ps`, `pids`, `info`), its
+/// bytes charged to the connection's byte account until the fid is clunked.
+final class ChargedFile: OpenFile {
+    private let file: any OpenFile
+    private let account: ResourceAccount
+    /// The bytes charged; nil once closed.
+    private let bytes: Mutex<Int?>
+
+    /// - Throws: ENOMEM when the account refuses `bytes`.
+    init(_ file: any OpenFile, bytes: Int, account: ResourceAccount) throws {
+        try account.charge(bytes)
+        self.file = file
+        self.account = account
+        self.bytes = Mutex(bytes)
+    }
+
+    deinit {
+        close()
+    }
+
+    func read(offset: UInt64, count: Int, context: RequestContext) throws -> [UInt8] {
+        try file.read(offset: offset, count: count, context: context)
+    }
+
+    func close() {
+        let bytes = self.bytes.withLock { bytes in
+            defer { bytes = nil }
+            return bytes
+        }
+        guard let bytes else { return }
+        account.release(bytes)
+        file.close()
     }
 }

@@ -81,31 +81,90 @@ public enum ProcServer {
         exit(0)  // finish exits; never reached
     }
 
+    /// How a listening procsrv knows its clients are its own user's (design decision 10).
+    public enum Authentication: Sendable {
+        /// Every attach proves the shared key first (any address; TCP needs this or `none`).
+        case sharedKey(SharedKey)
+        /// On a Unix socket: the peer's credentials alone (its uid must be procsrv's or root's).
+        case peerCredentials
+        /// Loopback TCP without a key, because the user asked for it (`--no-auth`): every
+        /// local user can read what procsrv's user can.
+        case none
+    }
+
+    /// Checks that `address` may be listened on as asked, before anything is bound: TCP
+    /// needs the key, on loopback too, unless `--no-auth` is given, which only loopback TCP
+    /// takes; a Unix socket checks its peers' credentials (and takes a key too).
+    /// - Throws: ``StartError`` saying what to change, in one line.
+    public static func checkListening(on address: NinePAddress, key: Bool, noAuth: Bool) throws(StartError) {
+        if key && noAuth { throw StartError("--key and --no-auth contradict each other: give one") }
+        switch address {
+        case .unix:
+            if noAuth {
+                throw StartError("--no-auth is for loopback TCP only: a unix: socket admits only procsrv's own user (and root) by their credentials")
+            }
+        case .tcp:
+            if noAuth && !address.isLoopback {
+                throw StartError("--no-auth is accepted on loopback only: on \(address) anyone on the network could read /proc as uid \(geteuid()); give --key FILE")
+            }
+            if !key && !noAuth {
+                let scope = address.isLoopback ? "every local user" : "anyone who reaches it"
+                throw StartError(
+                    "refusing to listen on \(address) without authentication: \(scope) could read /proc as uid \(geteuid()); give --key FILE (a shared key of at least \(SharedKey.minimumLength) random bytes, mode 0600), or listen on unix:PATH\(address.isLoopback ? ", or accept that with --no-auth" : "")")
+            }
+        }
+    }
+
     /// Listens on `address` and serves /proc to every connection (no job tree), until
-    /// SIGTERM, SIGHUP or SIGINT.
+    /// SIGTERM, SIGHUP or SIGINT, within ``Limits`` (RLIMIT_NOFILE is raised to fit them, or
+    /// they shrink to fit it).
     ///
-    /// With `key`, every attach needs a ``SharedKeyAuthentication`` exchange first, on any
-    /// address (loopback and unix: too). Without it, TCP on an address that is not loopback
-    /// is refused: /proc is not exported to the network to whoever connects.
+    /// With a shared key, every attach needs a ``SharedKeyAuthentication`` exchange first, on
+    /// any address. A Unix socket admits only peers of procsrv's uid or root's (SO_PEERCRED).
+    /// TCP without a key needs `.none`, on loopback only, and logs a warning that every local
+    /// user can read what procsrv's user can.
     /// - Parameters:
-    ///   - key: the shared key clients must prove they hold; nil for none.
+    ///   - authentication: as ``checkListening(on:key:noAuth:)`` allows for `address`.
     ///   - announce: called with the bound address (the port chosen when 0 was asked).
     /// - Throws: when the address is refused or cannot be bound.
-    public static func listen(on address: NinePAddress, key: SharedKey? = nil, logger: Logger, announce: (NinePAddress) -> Void) throws -> Never {
+    public static func listen(
+        on address: NinePAddress, authentication: Authentication, limits: Limits = .standard, logger: Logger,
+        announce: (NinePAddress) -> Void
+    ) throws -> Never {
         _ = signal(SIGPIPE, SIG_IGN)
         unblockTerminationSignals()
-        guard address.isLoopback || key != nil else {
-            throw StartError(
-                "refusing to listen on \(address) without authentication: TCP beyond loopback needs --key FILE (a shared key of at least \(SharedKey.minimumLength) random bytes, mode 0600); or use --stdio over SSH, or a loopback or unix: address")
+        let key: SharedKey?
+        switch authentication {
+        case .sharedKey(let shared): key = shared
+        case .peerCredentials, .none: key = nil
+        }
+        try checkListening(on: address, key: key != nil, noAuth: { if case .none = authentication { true } else { false } }())
+        if case .peerCredentials = authentication, case .tcp = address {
+            throw StartError("\(address): a TCP peer has no credentials to check; give --key FILE")
+        }
+        let wanted = limits.descriptors.total + limits.descriptorsBeyondFids
+        let available = raiseDescriptorLimit(to: wanted)
+        guard let limits = limits.fitting(descriptors: available) else {
+            throw StartError("RLIMIT_NOFILE is \(available): too few descriptors to serve anyone (raise it with ulimit -n)")
+        }
+        if available < wanted {
+            logger.warning("RLIMIT_NOFILE is \(available), not \(wanted): serving at most \(limits.connections.connections) connections and \(limits.descriptors.total) descriptors for fids")
         }
         let fileSystem = try ProcFS(logger: logger)
-        let listener = try NinePListener(address)
-        var configuration = ServerConfiguration()
-        configuration.logger = logger
+        let pools = limits.pools(logger: logger)
+        let listener = try NinePListener(address, peers: .sameUser, logger: logger)
+        let configuration = limits.configuration(logger: logger)
         if let key {
-            try serveAuthenticated(fileSystem, on: listener, key: key, configuration: configuration)
+            try listener.serve(configuration: configuration, limits: limits.connections) { connection in
+                SharedKeyFileSystem(fileSystem.serving(pools.budget(for: connection)), key: key, logger: logger)
+            }
         } else {
-            try listener.serve(fileSystem, configuration: configuration)
+            try listener.serve(configuration: configuration, limits: limits.connections) { connection in
+                fileSystem.serving(pools.budget(for: connection))
+            }
+        }
+        if case .none = authentication {
+            logger.warning("--no-auth: every local user can connect to \(listener.address) and read /proc as uid \(geteuid()) can (environments, command lines); use --key or a unix: socket where that matters")
         }
         announce(listener.address)
         let stopping = Mutex(false)
@@ -120,24 +179,6 @@ public enum ProcServer {
             exit(0)
         }
         while true { pause() }
-    }
-
-    /// Accepts connections on a thread of its own and serves each through a
-    /// ``SharedKeyFileSystem`` of its own (the attempt limit is per connection), until the
-    /// listener is shut down.
-    /// - Throws: ``NinePError`` when the thread cannot be started.
-    public static func serveAuthenticated<FS: FileSystem>(
-        _ fileSystem: FS, on listener: NinePListener, key: SharedKey, configuration: ServerConfiguration
-    ) throws(NinePError) {
-        try startThread(name: "procsrv-accept") {
-            while let stream = try? listener.accept() {
-                do {
-                    try ServerConnection.serve(SharedKeyFileSystem(fileSystem, key: key, logger: configuration.logger), over: stream, configuration: configuration)
-                } catch {
-                    configuration.logger.warning("9P server: \(error)")
-                }
-            }
-        }
     }
 
     /// Unblocks the termination signals in this thread (and so in every thread it starts):

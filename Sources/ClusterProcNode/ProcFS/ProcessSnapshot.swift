@@ -9,11 +9,21 @@ import Glibc
 /// process. The content is exactly the /proc files' bytes, so `cps` computes every column as
 /// it would from /proc itself. Encoding: a sequence of entries, each a header line
 /// `NAME LENGTH\n` followed by LENGTH bytes, where NAME is `uptime`, `meminfo`, `stat`,
-/// `loadavg`, `family` (the job's PIDs, one a line, when taken by a job's procsrv) or `PID/FILE`.
+/// `loadavg`, `family` (the job's PIDs, one a line, when taken by a job's procsrv),
+/// `omitted` (how many processes did not fit, when some did not) or `PID/FILE`.
+///
+/// A snapshot holds at most ``maximumBytes``, and each file at most ``maximumFileBytes`` (a
+/// longer one, such as a huge command line, is cut there), so many processes or a few with
+/// enormous command lines cannot make procsrv's memory grow without bound: processes beyond
+/// the limit are left out and counted in `omitted`.
 public enum ProcessSnapshot {
     /// The per-process files a snapshot holds.
     public static let processFiles = ["stat", "status", "cmdline", "wchan"]
     static let nodeFiles = ["uptime", "meminfo", "stat", "loadavg"]
+    /// The most bytes in one snapshot.
+    public static let maximumBytes = 16 << 20
+    /// The most bytes of one file in a snapshot.
+    public static let maximumFileBytes = 256 << 10
 
     /// One process's files; a file the process did not let us read is absent.
     public struct Process: Sendable, Equatable {
@@ -32,28 +42,47 @@ public enum ProcessSnapshot {
     }
 
     /// Reads the snapshot from the /proc at `proc`. A process that exits meanwhile is left out.
-    public static func capture(proc: String = "/proc", family: [Int32]? = nil) -> [UInt8] {
-        capture(proc: proc, family: family.map { pids in { _ in pids } })
+    public static func capture(proc: String = "/proc", family: [Int32]? = nil, limit: Int = maximumBytes) -> [UInt8] {
+        capture(proc: proc, family: family.map { pids in { _ in pids } }, limit: limit)
     }
 
     /// Reads the snapshot; `family` is given every process's `stat` as read for the snapshot
     /// and returns the job's PIDs, so that finding the family reads /proc no second time.
-    static func capture(proc: String = "/proc", family: (([Int32: [UInt8]]) -> [Int32])?) -> [UInt8] {
+    static func capture(proc: String = "/proc", family: (([Int32: [UInt8]]) -> [Int32])?, limit: Int = maximumBytes) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 * 1024)
         for name in nodeFiles {
             if let bytes = readWhole("\(proc)/\(name)") { append(name, bytes, to: &out) }
         }
         var stats: [Int32: [UInt8]] = [:]
+        var omitted = 0
+        // Room kept for the family and omitted entries, which come last.
+        let reserve = 64 << 10
         for pid in pids(proc) {
+            // Every stat is kept for the family, even a left-out process's.
             guard let stat = readWhole("\(proc)/\(pid)/stat") else { continue }
             stats[pid] = stat
-            append("\(pid)/stat", stat, to: &out)
-            for file in processFiles.dropFirst() {
-                if let bytes = readWhole("\(proc)/\(pid)/\(file)") { append("\(pid)/\(file)", bytes, to: &out) }
+            guard out.count < limit - reserve else {
+                omitted += 1
+                continue
             }
+            var entries = [("\(pid)/stat", stat)]
+            for file in processFiles.dropFirst() {
+                if let bytes = readWhole("\(proc)/\(pid)/\(file)") { entries.append(("\(pid)/\(file)", bytes)) }
+            }
+            let size = entries.reduce(0) { $0 + $1.0.utf8.count + 22 + $1.1.count }
+            guard out.count + size <= limit - reserve else {
+                omitted += 1
+                continue
+            }
+            for (name, bytes) in entries { append(name, bytes, to: &out) }
         }
-        if let family { append("family", Array(family(stats).map { "\($0)\n" }.joined().utf8), to: &out) }
+        if let family {
+            // The family's PIDs are few; a family too large to list is cut like any file.
+            let pids = Array(family(stats).map { "\($0)\n" }.joined().utf8.prefix(reserve / 2))
+            append("family", pids, to: &out)
+        }
+        if omitted > 0 { append("omitted", Array("\(omitted)\n".utf8), to: &out) }
         return out
     }
 
@@ -138,8 +167,8 @@ public enum ProcessSnapshot {
                 return data.isEmpty ? nil : data
             }
             if count == 0 { return data }
-            data += buffer[0..<count]
-            if data.count > 1 << 20 { return data }
+            data += buffer[0..<min(count, maximumFileBytes - data.count)]
+            if data.count >= maximumFileBytes { return data }
         }
     }
 }

@@ -8,6 +8,6 @@ struct TestTool: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster-proc-testtool",
         abstract: "Helper processes for cluster-proc's tests.",
-        subcommands: [IgnoreTermCommand.self, OrphanCommand.self, PrintBytesCommand.self, NsExec.self, LyingFamilyCommand.self]
+        subcommands: [IgnoreTermCommand.self, OrphanCommand.self, PrintBytesCommand.self, NsExec.self, LyingFamilyCommand.self, Read9PCommand.self, ServeDirectoryCommand.self]
     )
 }
