@@ -78,21 +78,44 @@ public final class Job: Sendable {
 
     // MARK: - Starting
 
-    /// Starts `argv` as a new job.
+    /// Starts a job from its spec.
     ///
     /// The program is found as `execvp` would (searching the job's `PATH`), started with
     /// `posix_spawn` in a new session, with its standard input, output and error on pipes,
     /// no other descriptor, an empty signal mask and every signal at its default disposition.
+    /// argv, environment and working directory are passed on byte for byte.
     /// - Parameters:
-    ///   - argv: the command and its arguments; `argv[0]` names the program.
-    ///   - environment: the job's whole environment (not merged with procsrv's);
-    ///     `CLUSTER_PROC_JOB` is added to it.
-    ///   - workingDirectory: where the job starts; nil for procsrv's own.
+    ///   - spec: what to start; its environment entries are added to `environment`.
+    ///   - environment: the `NAME=VALUE` entries the job's environment starts from (procsrv
+    ///     passes its own); `CLUSTER_PROC_JOB` is added.
     ///   - outputBufferSize: how many bytes of each output stream may wait unread before the
     ///     job is held back.
     ///   - logger: where supervision logs at debug and trace level.
-    /// - Throws: `JobError` naming the problem: `.commandNotFound` (`simulate: command not
-    ///   found`), `.badWorkingDirectory` (`cd /x: No such file or directory`), `.spawnFailed`.
+    /// - Throws: `JobError` naming the problem: `.badSpec`, `.commandNotFound` (`simulate:
+    ///   command not found`), `.badWorkingDirectory` (`cd /x: No such file or directory`),
+    ///   `.spawnFailed`.
+    public static func start(
+        _ spec: JobSpec,
+        environment: [[UInt8]] = [],
+        outputBufferSize: Int = 1 << 20,
+        logger: Logger
+    ) throws -> Job {
+        try spec.validate()
+        ignoreBrokenPipes
+        let marker = "\(getpid()).\(jobCounter.wrappingAdd(1, ordering: .relaxed).newValue).\(UInt32.random(in: .min ... .max))"
+        let variables = spec.environment(over: environment) + [Array("\(markerVariable)=\(marker)".utf8)]
+        let spawned = try JobSpawn.spawn(argv: spec.argv, environment: variables, workingDirectory: spec.workingDirectory)
+        let job = Job(spawned: spawned, marker: marker, outputBufferSize: outputBufferSize, logger: logger)
+        if !spec.readsInput { job.closeInput() }
+        logger.debug("job started", metadata: ["pid": "\(spawned.pid)", "argc": "\(spec.argv.count)", "marker": "\(marker)"])
+        return job
+    }
+
+    /// Starts `argv` as a new job (``start(_:environment:outputBufferSize:logger:)`` for
+    /// words that are text).
+    /// - Parameters:
+    ///   - environment: the job's whole environment (not merged with procsrv's).
+    ///   - workingDirectory: where the job starts; nil for procsrv's own.
     public static func start(
         argv: [String],
         environment: [String: String],
@@ -100,14 +123,10 @@ public final class Job: Sendable {
         outputBufferSize: Int = 1 << 20,
         logger: Logger
     ) throws -> Job {
-        ignoreBrokenPipes
-        let marker = "\(getpid()).\(jobCounter.wrappingAdd(1, ordering: .relaxed).newValue).\(UInt32.random(in: .min ... .max))"
-        var environment = environment
-        environment[markerVariable] = marker
-        let spawned = try JobSpawn.spawn(argv: argv, environment: environment, workingDirectory: workingDirectory)
-        let job = Job(spawned: spawned, marker: marker, outputBufferSize: outputBufferSize, logger: logger)
-        logger.debug("job started", metadata: ["pid": "\(spawned.pid)", "argv": "\(argv)", "marker": "\(marker)"])
-        return job
+        let spec = JobSpec(
+            argv: argv.map { Array($0.utf8) }, environment: environment.sorted { $0.key < $1.key }.map { Array("\($0.key)=\($0.value)".utf8) },
+            workingDirectory: workingDirectory.map { Array($0.utf8) })
+        return try start(spec, outputBufferSize: outputBufferSize, logger: logger)
     }
 
     private init(spawned: JobSpawn.Spawned, marker: String, outputBufferSize: Int, logger: Logger) {

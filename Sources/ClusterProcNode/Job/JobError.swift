@@ -23,6 +23,8 @@ public struct JobError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let inputFailed = Code("inputFailed")
         /// A line written to the `ctl` file could not be understood.
         public static let badControlCommand = Code("badControlCommand")
+        /// A job spec (``JobSpec``) could not be decoded or breaks a rule.
+        public static let badSpec = Code("badSpec")
         /// A system call needed for supervision failed.
         public static let systemCallFailed = Code("systemCallFailed")
     }
