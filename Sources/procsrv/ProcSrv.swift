@@ -12,7 +12,12 @@ struct ProcSrv {
     static func main() {
         let options: Options
         do {
-            options = try Options(parsing: Array(CommandLine.arguments.dropFirst()))
+            // The raw words: Swift's CommandLine.arguments would repair invalid UTF-8.
+            let words = (1..<Int(CommandLine.argc)).map { index in
+                Array(UnsafeBufferPointer(start: UnsafeRawPointer(CommandLine.unsafeArgv[index]!).assumingMemoryBound(to: UInt8.self),
+                                          count: strlen(CommandLine.unsafeArgv[index]!)))
+            }
+            options = try Options(parsing: words)
         } catch {
             printError("procsrv: error: \(error)\nUsage: procsrv --stdio [-- COMMAND ...] | --listen ADDRESS [--key FILE]; see procsrv --help")
             exit(64)
@@ -43,16 +48,7 @@ struct ProcSrv {
                     printError("procsrv: listening on \(bound)")
                 }
             }
-            var job: ProcServer.JobOptions?
-            if !options.command.isEmpty {
-                var environment: [String: String] = [:]
-                for item in options.env {
-                    let equals = item.firstIndex(of: "=")!
-                    environment[String(item[..<equals])] = String(item[item.index(after: equals)...])
-                }
-                job = ProcServer.JobOptions(argv: options.command, workingDirectory: options.chdir, environment: environment)
-            }
-            try ProcServer.serveStandardIO(job: job, logger: logger)
+            try ProcServer.serveStandardIO(job: options.command.isEmpty ? nil : JobSpec(argv: options.command), logger: logger)
         } catch {
             printError("procsrv: \(error)")
             return 2

@@ -401,9 +401,7 @@ public final class Job: Sendable {
     }
 
     /// Ends the whole family: SIGTERM (and SIGCONT, so stopped processes see it) to every
-    /// member, up to `grace` for them to exit, then the rest are frozen with SIGSTOP, so none
-    /// can fork any more, and killed with SIGKILL, scanning again until nothing of the family
-    /// remains. Orphaned zombies are reaped; the root is reaped by the job's waiter.
+    /// member, up to `grace` for them to exit, then ``killFamily()`` for the rest.
     /// Idempotent; returns at once when the family is already gone.
     /// - Parameter grace: how long the family may take to exit after SIGTERM.
     public func terminateFamily(grace: Duration = .seconds(1)) {
@@ -423,10 +421,20 @@ public final class Job: Sendable {
             if members.isEmpty { break }
             JobSystemCalls.sleep(milliseconds: 10)
         }
+        killFamily()
+    }
 
+    /// Kills the whole family at once: every member is frozen with SIGSTOP, so none can fork
+    /// any more, then killed with SIGKILL together with the root's process group, scanning
+    /// again until nothing of the family remains (orphans re-parented here included).
+    /// Orphaned zombies are reaped; the root is reaped by the job's waiter. Returns once the
+    /// family is gone (or, for members that linger as zombies of others, after half a second).
+    public func killFamily() {
+        let clock = ContinuousClock()
+        let start = clock.now
         var rounds = 0
         while true {
-            members = scanFamily().filter { !$0.isZombie }
+            var members = scanFamily().filter { !$0.isZombie }
             if members.isEmpty { break }
             rounds += 1
             // Freeze first: scan and stop until a scan finds nothing new, so no member forks
@@ -450,23 +458,28 @@ public final class Job: Sendable {
         while !scanFamily().isEmpty && clock.now < settle {
             JobSystemCalls.sleep(milliseconds: 2)
         }
-        logger.debug("family terminated", metadata: [
-            "killRounds": "\(rounds)", "elapsed": "\(clock.now - start)",
-        ])
+        logger.debug("family killed", metadata: ["killRounds": "\(rounds)", "elapsed": "\(clock.now - start)"])
     }
 
     // MARK: - Control file
 
     /// Carries out the `ctl` file's commands (see `JobControlCommand`), one per line.
     /// Nothing is done unless every line is understood.
-    /// - Throws: `JobError` `.badControlCommand` naming the line it could not understand.
+    /// - Throws: `JobError` `.badControlCommand` naming the line it could not understand,
+    ///   `.alreadyStarted` for `start`.
     public func controlCommand(_ text: String) throws {
-        for command in try JobControlCommand.parse(text) {
-            switch command {
-            case .signal(let signo): signal(signo)
-            case .interrupt: signal(SIGINT)
-            case .kill: terminateFamily()
-            }
+        let commands = try JobControlCommand.parse(text)
+        if commands.contains(.start) { throw JobError(.alreadyStarted, "ctl: start: the job has already started") }
+        commands.forEach(perform)
+    }
+
+    /// Carries out one command on the running job (`start` does nothing here).
+    func perform(_ command: JobControlCommand) {
+        switch command {
+        case .signal(let signo): signal(signo)
+        case .interrupt: signal(SIGINT)
+        case .kill: killFamily()
+        case .start: break
         }
     }
 }
