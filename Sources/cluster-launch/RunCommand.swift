@@ -148,6 +148,7 @@ struct RunCommand: ParsableCommand {
         }
 
         let launcher = Launcher(options: options, logger: logger)
+        do { try launcher.checkJob() } catch { throw ValidationError(error.message) }
         try Job.onTerminationSignals([SIGINT], logger: logger) { _ in
             Task { await launcher.interrupt() }
         }

@@ -183,3 +183,18 @@ extension LaunchTests {
         #expect(!outcome.errors.contains("nosuchnode"), "refused before connecting: \(outcome.errors)")
     }
 }
+
+extension LaunchTests {
+    /// A larger stack lets exec take more than 2 MiB of arguments; the spec does not, and the
+    /// launcher says so before it contacts any node.
+    @Test(.enabled(if: access("/usr/bin/prlimit", X_OK) == 0, "needs prlimit (util-linux)"))
+    func aJobTooLargeForTheSpecIsRefusedBeforeConnecting() async throws {
+        let cluster = try await SimCluster.shared()
+        // The words are made after the limit is raised: sh builds 30 words of 100000 bytes.
+        let script = "w=$(head -c 100000 /dev/zero | tr '\\0' a); set --; for i in $(seq 30); do set -- \"$@\" \"$w\"; done; exec \"$0\" run -F \(cluster.sshConfig) -w nosuchnode -t 3 -- echo \"$@\""
+        let outcome = try await Spawned.run(["/usr/bin/prlimit", "--stack=268435456", "--", "/bin/sh", "-c", script, "\(Self.binaries)/cluster-launch"])
+        #expect(outcome.status == 64, "\(outcome.errors.prefix(300))")
+        #expect(outcome.errors.contains("job spec:") && outcome.errors.contains("at most \(2 << 20)"), "\(outcome.errors.prefix(300))")
+        #expect(!outcome.errors.contains("nosuchnode"), "refused before connecting")
+    }
+}

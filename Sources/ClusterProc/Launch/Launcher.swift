@@ -305,7 +305,15 @@ public final class Launcher: Sendable {
 
         do {
             let (_, jobRoot) = try link.root(job: true)
-            let ctl = try await sendSpec(jobSpec(index: index), client: client, jobRoot: jobRoot)
+            let ctl: RemoteFid
+            do {
+                ctl = try await sendSpec(jobSpec(index: index), client: client, jobRoot: jobRoot)
+            } catch {
+                procsrvErrors.finish()
+                link.markDown("the job could not be sent")
+                record(host, .failed(.other("job did not start"), "cannot hand the job to procsrv: \(error)"))
+                return
+            }
             // Under the lock with the interrupt's own look at the fids: either the interrupt
             // sees this node's ctl and tells it, or this node sees the interrupt and stops here.
             let stop = state.withLock { state in
@@ -349,6 +357,13 @@ public final class Launcher: Sendable {
             let killed = state.withLock { $0.stop == .killed }
             record(host, .failed(killed ? .other("killed") : .connectionLost, killed ? "killed" : "connection lost: \(error)"))
         }
+    }
+
+    /// Checks the job against the spec's limits (argument and environment sizes), so a job
+    /// no node would take is refused before any is contacted.
+    /// - Throws: `JobError` `.badSpec` naming the problem.
+    public func checkJob() throws(JobError) {
+        try jobSpec(index: max(0, options.hosts.count - 1)).validate()
     }
 
     /// The job for node number `index`: the user's argv, environment and working directory,
