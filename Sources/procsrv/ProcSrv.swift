@@ -13,11 +13,7 @@ struct ProcSrv {
         let options: Options
         do {
             // The raw words: Swift's CommandLine.arguments would repair invalid UTF-8.
-            let words = (1..<Int(CommandLine.argc)).map { index in
-                Array(UnsafeBufferPointer(start: UnsafeRawPointer(CommandLine.unsafeArgv[index]!).assumingMemoryBound(to: UInt8.self),
-                                          count: strlen(CommandLine.unsafeArgv[index]!)))
-            }
-            options = try Options(parsing: words)
+            options = try Options(parsing: Array(ProcessBytes.arguments().dropFirst()))
         } catch {
             printError("procsrv: error: \(error)\nUsage: procsrv --stdio [-- COMMAND ...] | --listen ADDRESS [--key FILE]; see procsrv --help")
             exit(64)

@@ -56,7 +56,7 @@ public struct JobSpec: Sendable, Equatable {
     /// The job's whole environment: `base` with this spec's entries added, an entry of the
     /// spec replacing one of `base` with the same name (the last of the spec wins).
     public func environment(over base: [[UInt8]]) -> [[UInt8]] {
-        func name(_ entry: [UInt8]) -> ArraySlice<UInt8> { entry.prefix { $0 != UInt8(ascii: "=") } }
+        let name = ProcessBytes.name(of:)
         var latest: [ArraySlice<UInt8>: Int] = [:]
         for (index, entry) in environment.enumerated() { latest[name(entry)] = index }
         let kept = base.filter { latest[name($0)] == nil }

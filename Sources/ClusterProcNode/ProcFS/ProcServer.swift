@@ -27,7 +27,7 @@ public enum ProcServer {
         _ = signal(SIGPIPE, SIG_IGN)
         unblockTerminationSignals()
         try Job.becomeSubreaper()
-        let jobTree = JobControlTree(environment: currentEnvironment(), logger: logger)
+        let jobTree = JobControlTree(environment: ProcessBytes.environment(), logger: logger)
         if let job {
             let started = try jobTree.start(job)
             logger.debug("supervising job", metadata: ["pid": "\(started.rootPID)"])
@@ -130,16 +130,5 @@ public enum ProcServer {
         sigemptyset(&set)
         for signo in Job.terminationSignals { sigaddset(&set, signo) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    }
-
-    /// This process's environment, its `NAME=VALUE` entries as bytes.
-    static func currentEnvironment() -> [[UInt8]] {
-        var result: [[UInt8]] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            result.append(Array(UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))))
-            pointer += 1
-        }
-        return result
     }
 }

@@ -1,17 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// This process's argv, environment and working directory as the kernel gave them: bytes,
-/// not Swift Strings (which would have replaced invalid UTF-8 with U+FFFD already). A job's
-/// words reach the nodes exactly as the user typed them.
-public enum ProcessBytes {
+/// The launcher's own use of its process's bytes: the job's words and what `--export` passes.
+extension ProcessBytes {
     /// The words after the first `--` of this process's argv.
     /// - Parameter parsed: the same words as the argument parser gave them, to check that
     ///   these are the ones it took for the command.
     /// - Throws: ``LaunchError`` when they do not match (then the raw words cannot be told).
     public static func wordsAfterTerminator(matching parsed: [String]) throws(LaunchError) -> [[UInt8]] {
-        let argv = (0..<Int(CommandLine.argc)).map { bytes(of: CommandLine.unsafeArgv[$0]!) }
+        let argv = arguments()
         let terminator = Array("--".utf8)
         guard let index = argv.dropFirst().firstIndex(of: terminator) else {
             throw LaunchError("cannot find -- in the argument list")
@@ -21,24 +15,6 @@ public enum ProcessBytes {
             throw LaunchError("the command's words after -- do not match the argument list")
         }
         return words
-    }
-
-    /// Every `NAME=VALUE` entry of this process's environment.
-    public static func environment() -> [[UInt8]] {
-        var entries: [[UInt8]] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            entries.append(bytes(of: entry))
-            pointer += 1
-        }
-        return entries
-    }
-
-    /// The working directory; `/` when it cannot be told.
-    public static func currentDirectory() -> [UInt8] {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return Array("/".utf8) }
-        return buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     }
 
     /// The entries `--export` chooses (srun's syntax): `NONE` (or empty), `ALL` (less `_`,
@@ -61,14 +37,5 @@ public enum ProcessBytes {
             }
             return chosen
         }
-    }
-
-    /// The name part of a `NAME=VALUE` entry.
-    static func name(of entry: [UInt8]) -> ArraySlice<UInt8> {
-        entry.prefix { $0 != UInt8(ascii: "=") }
-    }
-
-    private static func bytes(of string: UnsafePointer<CChar>) -> [UInt8] {
-        Array(UnsafeBufferPointer(start: UnsafeRawPointer(string).assumingMemoryBound(to: UInt8.self), count: strlen(string)))
     }
 }
