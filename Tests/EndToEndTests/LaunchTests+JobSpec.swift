@@ -59,6 +59,19 @@ extension LaunchTests {
         unlink(marker)
     }
 
+    /// A spec larger than one 9P message goes in several writes and arrives whole.
+    @Test func aJobLargerThanAMessageArrivesWhole() async throws {
+        let cluster = try await SimCluster.shared()
+        let words = (0..<6).map { index in (0..<100_000).map { UInt8(truncatingIfNeeded: 1 + ($0 * 7 + index) % 255) } }
+        let count = ["/bin/sh", "-c", "printf '%s\\0' \"$@\" | cksum", "sh"].map { Array($0.utf8) }
+        let here = try await Spawned.run(bytes: count + words)
+        let command = ["\(Self.binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "-N", "-w", "node04", "--"].map { Array($0.utf8) }
+        let there = try await Spawned.run(bytes: command + count + words)
+        #expect(there.status == 0, "\(there.errors)")
+        #expect(!here.output.isEmpty)
+        #expect(there.output == here.output)
+    }
+
     @Test func workingDirectoryAndExportedValuesArriveByteForByte() async throws {
         let cluster = try await SimCluster.shared()
         let directory = Array("/tmp/cluster-proc-dir \(getpid()) ".utf8) + [0xff, 0xfe] + Array("'$(x)".utf8)
