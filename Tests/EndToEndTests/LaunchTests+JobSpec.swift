@@ -211,3 +211,15 @@ extension LaunchTests {
         #expect(!outcome.errors.contains("nosuchnode"), "refused before connecting")
     }
 }
+
+extension LaunchTests {
+    /// The launcher forwards no stdin, so the job's reads end of file instead of waiting forever.
+    @Test func theJobsStdinReadsEndOfFile() async throws {
+        let cluster = try await SimCluster.shared()
+        let launcher = try Spawned(["\(Self.binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "-w", "node[01-02]", "--",
+                                    "sh", "-c", "cat; echo \"read to the end\""])
+        let (outcome, _) = try await Self.finish(launcher, limit: .seconds(20))
+        #expect(outcome.status == 0, "\(outcome.errors)")
+        #expect(outcome.output.contains("node01: read to the end\n") && outcome.output.contains("node02: read to the end\n"), "\(outcome.output)")
+    }
+}
