@@ -7,6 +7,6 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster-proc-bench",
         abstract: "Measure cluster-proc against its peers (diod, pdsh, clush, local ps and cat).",
-        subcommands: [NinepBench.self, ProcfsBench.self, LaunchBench.self, CpsBench.self, NamespaceBench.self, TimeRuns.self]
+        subcommands: [NinepBench.self, ProcfsBench.self, LaunchBench.self, LaunchKillBench.self, CpsBench.self, NamespaceBench.self, TimeRuns.self]
     )
 }

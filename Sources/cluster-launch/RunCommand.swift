@@ -16,8 +16,11 @@ struct RunCommand: ParsableCommand {
             255 when a node could not be reached or was lost. Output lines are prefixed "host: "
             (-N drops the prefix, -b gathers identical outputs after the job).
             Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES,
-            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY. Ctrl-C interrupts the job on every
-            node; a second Ctrl-C within a second kills it.
+            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file. The
+            command's words, exported values and working directory reach the nodes byte for
+            byte inside the connection, never on a remote command line. Ctrl-C interrupts the
+            job on every node (a node not started yet never starts it); a second Ctrl-C within
+            a second kills it everywhere at once.
             """
     )
 
@@ -66,7 +69,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customShort("k"), help: "The first node that fails ends the job everywhere.")
     var killOnFailure = false
 
-    @Option(name: .long, help: "procsrv's path on the nodes (default: the procsrv beside this program); a relative path is taken from the current directory, a bare name from the node's PATH.")
+    @Option(name: .long, help: "procsrv's path on the nodes (default: the procsrv beside this program); a relative path is taken from the current directory, a bare name from the node's PATH; only A-Za-z0-9_./+,:@%=- (it is the remote command).")
     var procsrv: String?
 
     @Flag(name: .long, help: "Copy procsrv to each node (SFTP, private temporary directory) for the job's lifetime.")
@@ -102,9 +105,15 @@ struct RunCommand: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        let procsrvPath = procsrv.map(Self.absoluteIfRelative) ?? Self.defaultProcsrv()
+        if !stage {
+            // Refused before any node is contacted (with --stage the copy has a path of ours).
+            do { try Launcher.checkProcsrvPath(procsrvPath) } catch { throw ValidationError(error.description) }
+        }
+        let words: [[UInt8]]
+        do { words = try ProcessBytes.wordsAfterTerminator(matching: command) } catch { throw ValidationError(error.description) }
         var options = LaunchOptions(
-            hosts: Array(selection), command: command, procsrvPath: procsrv.map(Self.absoluteIfRelative) ?? Self.defaultProcsrv(),
-            workingDirectory: Self.currentDirectory())
+            hosts: Array(selection), command: words, procsrvPath: procsrvPath, workingDirectory: ProcessBytes.currentDirectory())
         options.fanout = fanout
         options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
         options.callTimeout = .milliseconds(Int(timeout * 1000))
@@ -117,7 +126,7 @@ struct RunCommand: ParsableCommand {
         options.gather = gather
         options.killOnFailure = killOnFailure
         options.stage = stage
-        options.environment = try Self.exported(export, from: environment)
+        options.environment = ProcessBytes.exported(export, from: ProcessBytes.environment())
         for option in sshOptions {
             let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
             switch parts[0].lowercased() {
@@ -139,6 +148,7 @@ struct RunCommand: ParsableCommand {
         }
 
         let launcher = Launcher(options: options, logger: logger)
+        do { try launcher.checkJob() } catch { throw ValidationError(error.message) }
         try Job.onTerminationSignals([SIGINT], logger: logger) { _ in
             Task { await launcher.interrupt() }
         }
@@ -168,23 +178,6 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    static func exported(_ spec: String, from environment: [String: String]) throws -> [String: String] {
-        switch spec.uppercased() {
-        case "NONE", "": return [:]
-        case "ALL": return environment.filter { !["_", "SHLVL", "OLDPWD", "PWD"].contains($0.key) }
-        default:
-            var chosen: [String: String] = [:]
-            for item in spec.split(separator: ",").map(String.init) {
-                if let eq = item.firstIndex(of: "=") {
-                    chosen[String(item[..<eq])] = String(item[item.index(after: eq)...])
-                } else if let value = environment[item] {
-                    chosen[item] = value
-                }
-            }
-            return chosen
-        }
-    }
-
     static func selfPath() -> String {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
@@ -204,13 +197,7 @@ struct RunCommand: ParsableCommand {
     /// shell starts in the home directory. A bare name is looked up on the node's PATH.
     static func absoluteIfRelative(_ path: String) -> String {
         guard path.contains("/"), !path.hasPrefix("/") else { return path }
-        return currentDirectory() + "/" + path
-    }
-
-    static func currentDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(decoding: ProcessBytes.currentDirectory(), as: UTF8.self) + "/" + path
     }
 }
 

@@ -8,11 +8,10 @@ struct Options {
     var listen: String?
     var key: String?
     var noAuth = false
-    var chdir: String?
-    var env: [String] = []
     var verbose = false
     var help = false
-    var command: [String] = []
+    /// The words after `--`, as bytes.
+    var command: [[UInt8]] = []
 
     /// A usage error: what was wrong, said in one line.
     struct UsageError: Error, CustomStringConvertible {
@@ -20,9 +19,11 @@ struct Options {
         init(_ description: String) { self.description = description }
     }
 
-    /// Parses `arguments` (without the program name): options, then `--` and the job.
+    /// Parses `words` (without the program name), bytes as the process got them: options,
+    /// then `--` and the job, whose words are kept byte for byte.
     /// `--opt VALUE` and `--opt=VALUE` are both accepted.
-    init(parsing arguments: [String]) throws(UsageError) {
+    init(parsing words: [[UInt8]]) throws(UsageError) {
+        let arguments = words.map { String(decoding: $0, as: UTF8.self) }
         var index = 0
         func value(for option: String, inline: String?) throws(UsageError) -> String {
             if let inline { return inline }
@@ -33,7 +34,7 @@ struct Options {
         while index < arguments.count {
             let argument = arguments[index]
             if argument == "--" {
-                command = Array(arguments[(index + 1)...])
+                command = Array(words[(index + 1)...])
                 break
             }
             var name = argument
@@ -53,8 +54,6 @@ struct Options {
                 }
             case "--listen": listen = try value(for: name, inline: inline)
             case "--key": key = try value(for: name, inline: inline)
-            case "--chdir": chdir = try value(for: name, inline: inline)
-            case "--env": env.append(try value(for: name, inline: inline))
             default:
                 if argument.hasPrefix("-") { throw UsageError("unknown option '\(argument)'") }
                 throw UsageError("unexpected argument '\(argument)' (a job goes after --)")
@@ -67,20 +66,14 @@ struct Options {
 
     private func validate() throws(UsageError) {
         guard stdio != (listen != nil) else { throw UsageError("give exactly one of --stdio and --listen") }
-        if listen != nil && (!command.isEmpty || chdir != nil || !env.isEmpty) {
-            throw UsageError("a job (--, --chdir, --env) needs --stdio")
+        if listen != nil && !command.isEmpty {
+            throw UsageError("a job (-- COMMAND) needs --stdio")
         }
         if key != nil && listen == nil {
             throw UsageError("--key applies to --listen (over --stdio, SSH authenticates)")
         }
         if noAuth && listen == nil {
             throw UsageError("--no-auth applies to --listen tcp: on loopback (over --stdio, SSH authenticates)")
-        }
-        if command.isEmpty && (chdir != nil || !env.isEmpty) {
-            throw UsageError("--chdir and --env apply to a job: add -- COMMAND")
-        }
-        for item in env where !item.contains("=") || item.hasPrefix("=") {
-            throw UsageError("--env \(item): expected NAME=VALUE")
         }
         if let listen {
             let address: NinePAddress
@@ -96,19 +89,30 @@ struct Options {
     static let usage = """
         OVERVIEW: Serve this node's /proc over 9P (9P2000, .u, .L), read-only, and supervise a job.
 
-        USAGE: procsrv (--stdio [--chdir DIR] [--env NAME=VALUE ...] [-- COMMAND ...] | --listen ADDRESS [--key FILE | --no-auth]) [--verbose]
+        USAGE: procsrv (--stdio [-- COMMAND ...] | --listen ADDRESS [--key FILE | --no-auth]) [--verbose]
 
         With --stdio, 9P travels over standard input and output (how cluster-launch runs
-        procsrv through SSH). Attach name "" (or "/proc") is /proc; symlinks are served as
-        symlinks and never followed, nothing can be written, and the kernel's permissions
-        for the user running procsrv apply.
+        procsrv through SSH: always the fixed command "procsrv --stdio"). Attach name ""
+        (or "/proc") is /proc; symlinks are served as symlinks and never followed, nothing
+        can be written, and the kernel's permissions for the user running procsrv apply.
 
-        With -- CMD ARGS..., procsrv starts CMD in a new session and serves its control
-        files under attach name "job": ctl (write "signal N", "signal TERM", "kill",
-        "interrupt"), stdin, stdout, stderr (streaming), wait ("exit N" or "signal N" once
-        it ends), pids (the family), info and ps (a snapshot for cps). When the connection
-        ends or procsrv gets SIGTERM, SIGHUP or SIGINT, the job's whole family is ended, and
-        procsrv exits with the job's exit code if it had finished, else 1.
+        Attach name "job" is the job's control tree: spec, ctl (write "start", "signal N",
+        "signal TERM", "kill", "interrupt"; read: the last error), stdin, stdout, stderr
+        (streaming), wait ("exit N" or "signal N" once it ends), pids (the family), info and
+        ps (a snapshot for cps). The job travels inside the connection, never on a command
+        line: write its spec to "spec", then "start" to "ctl". A spec is, little-endian:
+          "CPJ1", flags[1] (1: stdin comes through the stdin file; 0: end of file at once),
+          dir: len[4] bytes (0: procsrv's own), argc[4] then argc words len[4] bytes,
+          envc[4] then envc NAME=VALUE entries len[4] bytes (added to procsrv's environment).
+        Words are raw bytes (no NUL); at most 65536 words and entries, 131071 bytes each,
+        2 MiB in all. A signal, "interrupt" or "kill" before "start" means the job never
+        starts. "kill" SIGKILLs the whole family at once. When the connection ends or procsrv
+        gets SIGTERM, SIGHUP or SIGINT, the job's whole family is ended (SIGTERM, a second's
+        grace, then SIGKILL), and procsrv exits with the job's exit code if it had finished,
+        else 1 (0 when no job started).
+
+        With -- COMMAND ARGS... (for use by hand), procsrv starts COMMAND at once, in its own
+        environment and working directory, with its stdin fed through the stdin file.
 
         With --listen, procsrv serves /proc (no job) to its own user only, on unix:PATH
         (socket mode 0600; a peer of another uid than procsrv's or root's is refused by its
@@ -128,11 +132,9 @@ struct Options {
                                   bytes) clients must authenticate with.
           --no-auth               With --listen tcp: on loopback: no key; every local user
                                   can read /proc as procsrv's user.
-          --chdir <dir>           The job's working directory (default: the current one).
-          --env <name=value>      Add NAME=VALUE to the job's environment (repeatable).
           -v, --verbose           Log debug messages to stderr.
           -h, --help              Show this help.
-          -- <command> ...        The job to start and supervise (only with --stdio).
+          -- <command> ...        A job to start at once (only with --stdio).
 
         """
 }

@@ -12,7 +12,8 @@ struct ProcSrv {
     static func main() {
         let options: Options
         do {
-            options = try Options(parsing: Array(CommandLine.arguments.dropFirst()))
+            // The raw words: Swift's CommandLine.arguments would repair invalid UTF-8.
+            options = try Options(parsing: Array(ProcessBytes.arguments().dropFirst()))
         } catch {
             printError("procsrv: error: \(error)\nUsage: procsrv --stdio [-- COMMAND ...] | --listen ADDRESS [--key FILE | --no-auth]; see procsrv --help")
             exit(64)
@@ -45,16 +46,7 @@ struct ProcSrv {
                     printError("procsrv: listening on \(bound)")
                 }
             }
-            var job: ProcServer.JobOptions?
-            if !options.command.isEmpty {
-                var environment: [String: String] = [:]
-                for item in options.env {
-                    let equals = item.firstIndex(of: "=")!
-                    environment[String(item[..<equals])] = String(item[item.index(after: equals)...])
-                }
-                job = ProcServer.JobOptions(argv: options.command, workingDirectory: options.chdir, environment: environment)
-            }
-            try ProcServer.serveStandardIO(job: job, logger: logger)
+            try ProcServer.serveStandardIO(job: options.command.isEmpty ? nil : JobSpec(argv: options.command), logger: logger)
         } catch {
             printError("procsrv: \(error)")
             return 2

@@ -1,4 +1,5 @@
 import Foundation
+import ClusterProcNode
 import Glibc
 import NineP
 import Synchronization
@@ -189,12 +190,28 @@ func procsrvStartTime(of pid: Int32) -> UInt64? {
         #expect(status.map { $0 & 0x7f == 0 && ($0 >> 8) & 0xff == 1 } == true, "status \(String(describing: status))")
     }
 
+    /// Writes `spec` to the job tree's `spec` file and `start` to its `ctl`, as cluster-launch does.
+    /// - Returns: the `ctl` fid, open for reading and writing.
+    func startJob(_ client: NinePClient, _ job: RemoteFid, _ spec: JobSpec) async throws -> RemoteFid {
+        let specFile = try await client.walk(job, ["spec"])
+        try await client.open(specFile, flags: LinuxOpenFlags.writeOnly)
+        _ = try await client.write(specFile, data: try spec.encoded())
+        try await client.clunk(specFile)
+        let ctl = try await client.walk(job, ["ctl"])
+        try await client.open(ctl, flags: LinuxOpenFlags.readWrite)
+        _ = try await client.write(ctl, data: Array("start\n".utf8))
+        return ctl
+    }
+
     @Test func outputStreamsAndWaitGivesTheExitStatus() async throws {
         let directory = NSTemporaryDirectory()
-        let server = try ProcsrvProcess(["--stdio", "--chdir", directory, "--env", "GREETING=hello", "--", "sh", "-c", "echo \"$GREETING from $(pwd)\"; read line; echo \"got $line\" >&2; exit 3"])
+        let server = try ProcsrvProcess(["--stdio"])
         defer { server.kill() }
         let client = try server.connect()
         let job = try await client.attach(uname: "root", aname: "job")
+        let spec = JobSpec(argv: ["sh", "-c", "echo \"$GREETING from $(pwd)\"; read line; echo \"got $line\" >&2; exit 3"].map { Array($0.utf8) },
+                           environment: [Array("GREETING=hello".utf8)], workingDirectory: Array(directory.utf8))
+        _ = try await startJob(client, job, spec)
         let stdout = try await client.walk(job, ["stdout"])
         try await client.open(stdout)
         let first = try await readLines(client, stdout, count: 1)
@@ -290,7 +307,8 @@ func procsrvStartTime(of pid: Int32) -> UInt64? {
         (["--stdio", "stray"], "unexpected argument 'stray'"),
         (["--listen"], "missing value for '--listen'"),
         (["--stdio", "--verbose=yes"], "'--verbose' takes no value"),
-        (["--stdio", "--env", "NOEQUALS", "--", "true"], "--env NOEQUALS: expected NAME=VALUE"),
+        (["--stdio", "--chdir", "/", "--", "true"], "unknown option '--chdir'"),
+        (["--listen", "unix:/tmp/x", "--", "true"], "a job (-- COMMAND) needs --stdio"),
         ([], "give exactly one of --stdio and --listen"),
     ] as [([String], String)])
     func badOptionsAreUsageErrors(arguments: [String], message: String) throws {
@@ -301,20 +319,11 @@ func procsrvStartTime(of pid: Int32) -> UInt64? {
         #expect(server.errors.contains("procsrv: error: \(message)"), "\(server.errors)")
     }
 
-    @Test func inlineOptionValuesWork() async throws {
-        let server = try ProcsrvProcess(["--stdio", "--env=GREETING=hi there", "--chdir=/", "--", "sh", "-c", "echo \"$GREETING $(pwd)\""])
+    @Test func inlineOptionValuesWork() throws {
+        let server = try ProcsrvProcess(["--listen=tcp:127.0.0.1:0"])
         defer { server.kill() }
-        let client = try server.connect()
-        let job = try await client.attach(uname: "root", aname: "job")
-        let stdout = try await client.walk(job, ["stdout"])
-        try await client.open(stdout)
-        var output: [UInt8] = []
-        while true {
-            let chunk = try await client.read(stdout, offset: 0, count: 100, deadline: .now + .seconds(10))
-            if chunk.isEmpty { break }
-            output += chunk
-        }
-        #expect(String(decoding: output, as: UTF8.self) == "hi there /\n")
+        let listening = server.waitForErrors { $0.contains("procsrv: listening on tcp:127.0.0.1:") ? true : nil }
+        #expect(listening == true, "procsrv said: \(server.errors)")
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root to run procsrv as another user"))

@@ -9,7 +9,8 @@ import SystemPackage
 /// What `cluster-launch` was asked to do, in the vocabulary of pdsh, clush and srun.
 public struct LaunchOptions: Sendable {
     public var hosts: [String]
-    public var command: [String]
+    /// The job's argv, byte for byte as the user gave it.
+    public var command: [[UInt8]]
     /// Nodes connecting at once (`-f`).
     public var fanout = 64
     /// `-t`: connect timeout.
@@ -29,15 +30,16 @@ public struct LaunchOptions: Sendable {
     public var gather = false
     /// `-k`: the first failing node ends the job everywhere.
     public var killOnFailure = false
-    /// procsrv's path on the nodes.
+    /// procsrv's path on the nodes: safe bytes only (``Launcher/checkProcsrvPath(_:)``).
     public var procsrvPath: String
     /// `--stage`: copy procsrv to each node for the job's lifetime.
     public var stage = false
-    public var workingDirectory: String
-    /// Variables to set in the job's environment on every node.
-    public var environment: [String: String] = [:]
+    /// Where the job starts on every node, as bytes.
+    public var workingDirectory: [UInt8]
+    /// `NAME=VALUE` entries to set in the job's environment on every node, as bytes.
+    public var environment: [[UInt8]] = []
 
-    public init(hosts: [String], command: [String], procsrvPath: String, workingDirectory: String) {
+    public init(hosts: [String], command: [[UInt8]], procsrvPath: String, workingDirectory: [UInt8]) {
         self.hosts = hosts
         self.command = command
         self.procsrvPath = procsrvPath
@@ -64,6 +66,16 @@ public final class OutputSink: Sendable {
 
 /// Starts a job on every node over SSH (procsrv supervising it there), relays its output,
 /// serves the family's union on a private socket, and reports how each node ended.
+///
+/// Every node runs the same fixed command, `procsrv --stdio`; the job (argv, environment,
+/// working directory, as bytes) goes to procsrv's job tree inside the 9P connection as a
+/// ``JobSpec``, then `start`. So nothing of the user's is on a command line on a node, and
+/// no shell's quoting rules matter.
+///
+/// An interrupt is remembered: a node still connecting when it comes never starts its job,
+/// and a node set up but not yet started is told to cancel it (procsrv then refuses the
+/// `start`), so ^C stops the job at any moment. Interrupts and kills reach every node at
+/// once, each with its own deadline.
 public final class Launcher: Sendable {
     public let options: LaunchOptions
     public let links: [NodeLink]
@@ -75,15 +87,30 @@ public final class Launcher: Sendable {
     struct State {
         var results: [String: NodeResult] = [:]
         var interruptedAt: ContinuousClock.Instant?
-        var killed = false
+        var stop = Stop.none
         var gatherer = OutputGatherer()
+        /// The `ctl` fid of every node set up to start (or running) its job.
         var controlFids: [String: RemoteFid] = [:]
+    }
+
+    /// What the user asked of the job as a whole.
+    enum Stop: Comparable {
+        case none
+        /// ^C: interrupt it everywhere; nodes not started yet never start.
+        case interrupted
+        /// A second ^C, a timeout or a failure with `-k`: kill it everywhere.
+        case killed
+
+        /// The signal a node that never started its job reports.
+        var signal: Int32 { self == .killed ? SIGKILL : SIGINT }
     }
 
     /// How a node's part of the job ended.
     public enum NodeResult: Sendable, Equatable {
         case exited(ExitStatus)
         case failed(HostFailure, String)
+        /// Interrupted (SIGINT) or killed (SIGKILL) before the job started there: it never ran.
+        case notStarted(signal: Int32)
     }
 
     public init(options: LaunchOptions, sink: OutputSink = OutputSink(), logger: Logger) {
@@ -115,7 +142,8 @@ public final class Launcher: Sendable {
             listener = served
             let made = FamilyRecord(
                 id: familyID, pid: getpid(), startTime: FamilyRegistry.startTime(of: getpid()) ?? 0,
-                socket: socket, hosts: options.hosts, command: options.command.joined(separator: " "),
+                socket: socket, hosts: options.hosts,
+                command: options.command.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " "),
                 started: Int(time(nil)))
             _ = try FamilyRegistry.register(made, environment: environment)
             record = made
@@ -139,6 +167,12 @@ public final class Launcher: Sendable {
             for (index, link) in links.enumerated() {
                 if started >= options.fanout {
                     await group.next()
+                }
+                // After ^C or a kill, nodes not yet begun are not begun at all.
+                let stop = state.withLock { $0.stop }
+                if stop != .none {
+                    notStarted(link, stop)
+                    continue
                 }
                 started += 1
                 group.addTask { await self.runNode(link, index: index) }
@@ -164,6 +198,9 @@ public final class Launcher: Sendable {
             case .failed(let failure, _):
                 status = 255
                 failures.append((host, failure))
+            case .notStarted(let signal):
+                status = max(status, 128 + signal)
+                failures.append((host, .other(signal == SIGKILL ? "killed before the job started" : "interrupted before the job started")))
             }
         }
         if let summary = failureSummary(failures) {
@@ -187,6 +224,12 @@ public final class Launcher: Sendable {
         }
     }
 
+    /// Records that `link`'s node never started the job because of `stop`.
+    private func notStarted(_ link: NodeLink, _ stop: Stop) {
+        link.markDown(stop == .killed ? "killed before the job started" : "interrupted before the job started")
+        record(link.host, .notStarted(signal: stop.signal))
+    }
+
     private func runNode(_ link: NodeLink, index: Int) async {
         let host = link.host
         let session: SSHSession
@@ -197,7 +240,13 @@ public final class Launcher: Sendable {
             record(host, .failed(.unreachable, "\(error)"))
             return
         }
-        defer { session.close() }
+        // A ^C that came while connecting: the job is not started here.
+        let stop = state.withLock { $0.stop }
+        if stop != .none {
+            notStarted(link, stop)
+            await Self.close(session)
+            return
+        }
         var remoteProcsrv = options.procsrvPath
         if options.stage {
             do {
@@ -205,6 +254,7 @@ public final class Launcher: Sendable {
             } catch {
                 link.markDown("staging failed")
                 record(host, .failed(.other("staging failed"), "cannot copy procsrv: \(error)"))
+                await Self.close(session)
                 return
             }
         }
@@ -217,16 +267,22 @@ public final class Launcher: Sendable {
                 sink.message("\(host): cannot remove the staged procsrv \(remoteProcsrv): \(error)")
             }
         }
+        await Self.close(session)
+    }
+
+    /// Closes a session on a thread of its own: closing waits for libssh's teardown, and a
+    /// pool thread must not wait (64 nodes ending at once would take turns on two threads).
+    private static func close(_ session: SSHSession) async {
+        _ = try? await offThePool { session.close() }
     }
 
     /// Runs the job through procsrv on one node and records how it ended.
     private func runJob(_ link: NodeLink, index: Int, session: SSHSession, procsrv remoteProcsrv: String) async {
         let host = link.host
-        let command = remoteCommand(procsrv: remoteProcsrv, index: index)
         let procsrvErrors = LineRelay(host: host, sink: sink, labelling: options.labelling, error: true)
         let channel: SSHChannel
         do {
-            channel = try await session.exec(command: command, stderr: { procsrvErrors.append($0) })
+            channel = try await session.exec(command: try Self.remoteCommand(procsrv: remoteProcsrv), stderr: { procsrvErrors.append($0) })
         } catch {
             link.markDown("\(error)")
             record(host, .failed(.unreachable, "\(error)"))
@@ -249,12 +305,40 @@ public final class Launcher: Sendable {
 
         do {
             let (_, jobRoot) = try link.root(job: true)
-            if let ctl = try? await client.walk(jobRoot, ["ctl"]) {
-                if (try? await client.open(ctl, flags: LinuxOpenFlags.writeOnly)) != nil {
-                    state.withLock { $0.controlFids[host] = ctl }
-                }
+            let ctl: RemoteFid
+            do {
+                ctl = try await sendSpec(jobSpec(index: index), client: client, jobRoot: jobRoot)
+            } catch {
+                procsrvErrors.finish()
+                link.markDown("the job could not be sent")
+                record(host, .failed(.other("job did not start"), "cannot hand the job to procsrv: \(error)"))
+                return
             }
-            if state.withLock({ $0.killed }) { await control(host, "kill") }
+            // Under the lock with the interrupt's own look at the fids: either the interrupt
+            // sees this node's ctl and tells it, or this node sees the interrupt and stops here.
+            let stop = state.withLock { state in
+                state.controlFids[host] = ctl
+                return state.stop
+            }
+            if stop != .none {
+                notStarted(link, stop)
+                return
+            }
+            do {
+                _ = try await client.write(ctl, data: Array("start\n".utf8), deadline: .now + options.callTimeout)
+            } catch {
+                // procsrv refuses the start of a job an interrupt or kill cancelled.
+                let stop = state.withLock { $0.stop }
+                if stop != .none {
+                    notStarted(link, stop)
+                    return
+                }
+                let reason = (try? await client.read(ctl, offset: 0, count: client.maxIOSize, deadline: .now + options.callTimeout))
+                    .map { String(decoding: $0, as: UTF8.self).trimmingSpaces() } ?? ""
+                procsrvErrors.finish()
+                record(host, .failed(.other("job did not start"), "the job did not start: \(reason.isEmpty ? "\(error)" : reason)"))
+                return
+            }
             async let out: Void = relay(client, jobRoot, "stdout", host: host, error: false)
             async let err: Void = relay(client, jobRoot, "stderr", host: host, error: true)
             let wait = try await client.walk(jobRoot, ["wait"])
@@ -270,9 +354,64 @@ public final class Launcher: Sendable {
         } catch {
             procsrvErrors.finish()
             link.markDown("connection lost")
-            let killed = state.withLock { $0.killed }
+            let killed = state.withLock { $0.stop == .killed }
             record(host, .failed(killed ? .other("killed") : .connectionLost, killed ? "killed" : "connection lost: \(error)"))
         }
+    }
+
+    /// Checks the job against the spec's limits (argument and environment sizes), so a job
+    /// no node would take is refused before any is contacted.
+    /// - Throws: `JobError` `.badSpec` naming the problem.
+    public func checkJob() throws(JobError) {
+        try jobSpec(index: max(0, options.hosts.count - 1)).validate()
+    }
+
+    /// The job for node number `index`: the user's argv, environment and working directory,
+    /// the `CLUSTER_PROC_*` variables, and stdin at end of file (nothing is forwarded).
+    func jobSpec(index: Int) -> JobSpec {
+        let ours = [
+            "CLUSTER_PROC_NODEID=\(index)", "CLUSTER_PROC_NNODES=\(options.hosts.count)",
+            "CLUSTER_PROC_NODELIST=\(HostList(options.hosts).folded())", "CLUSTER_PROC_FAMILY=\(familyID)",
+        ].map { Array($0.utf8) }
+        return JobSpec(argv: options.command, environment: options.environment + ours,
+                       workingDirectory: options.workingDirectory, readsInput: false)
+    }
+
+    /// Opens the node's `ctl` (read and write: a read tells why a command failed) and writes
+    /// the spec to `spec`, all sent back to back in one round trip: procsrv runs requests on
+    /// one fid in order.
+    /// - Returns: the open `ctl` fid.
+    /// - Throws: the first error, or `JobError` when the spec breaks a rule.
+    private func sendSpec(_ spec: JobSpec, client: NinePClient, jobRoot: RemoteFid) async throws -> RemoteFid {
+        let encoded = try spec.encoded()
+        let ctl = client.allocateFid()
+        let specFid = client.allocateFid()
+        func open(_ fid: UInt32, _ flags: UInt32) -> Message {
+            client.dialect == .linux ? .tlopen(Tlopen(fid: fid, flags: flags))
+                : .topen(Topen(fid: fid, mode: flags == LinuxOpenFlags.readWrite ? OpenMode.readWrite : OpenMode.write))
+        }
+        var messages: [Message] = [
+            .twalk(Twalk(fid: jobRoot.number, newfid: ctl, wnames: ["ctl"])), open(ctl, LinuxOpenFlags.readWrite),
+            .twalk(Twalk(fid: jobRoot.number, newfid: specFid, wnames: ["spec"])), open(specFid, LinuxOpenFlags.writeOnly),
+        ]
+        var offset = 0
+        repeat {
+            let piece = Array(encoded[offset..<min(encoded.count, offset + client.maxIOSize)])
+            messages.append(.twrite(Twrite(fid: specFid, offset: UInt64(offset), data: piece)))
+            offset += piece.count
+        } while offset < encoded.count
+        messages.append(.tclunk(Tclunk(fid: specFid)))
+        let results = await client.pipeline(messages, deadline: .now + options.callTimeout)
+        client.releaseFid(specFid)
+        let ctlWalked: Qid? = if case .success(.rwalk(let walk)) = results[0], walk.qids.count == 1 { walk.qids[0] } else { nil }
+        if let ctlWalked, results.allSatisfy({ if case .success = $0 { true } else { false } }) {
+            return RemoteFid(number: ctl, qid: ctlWalked)
+        }
+        if ctlWalked != nil { client.clunkInBackground(ctl) } else { client.releaseFid(ctl) }
+        for result in results {
+            if case .failure(let error) = result { throw error }
+        }
+        throw NinePError(.noSuchFileOrDirectory, "the node's job tree has no ctl or spec (an older procsrv?)")
     }
 
     private func relay(_ client: NinePClient, _ root: RemoteFid, _ name: String, host: String, error: Bool) async throws {
@@ -297,6 +436,7 @@ public final class Launcher: Sendable {
     // MARK: - Signals
 
     /// The first Ctrl-C interrupts the job everywhere; a second within a second kills it.
+    /// Nodes that have not started the job yet never start it.
     public func interrupt() async {
         let now = ContinuousClock.now
         let second = state.withLock { state -> Bool in
@@ -308,26 +448,60 @@ public final class Launcher: Sendable {
             await killAll(reason: .other("killed"))
             return
         }
-        let running = links.filter { state.withLock { [host = $0.host] in $0.results[host] == nil } }.map(\.host)
-        for host in running { await control(host, "interrupt") }
-        if !running.isEmpty {
-            sink.message("interrupt sent to \(HostList(running).folded()); still running: \(HostList(running).folded()) (Ctrl-C again within 1 s to kill)")
+        let targets = state.withLock { state in
+            state.stop = max(state.stop, .interrupted)
+            return state.controlFids.filter { state.results[$0.key] == nil }
         }
+        _ = await control(targets, "interrupt")
+        let running = links.map(\.host).filter { host in state.withLock { $0.results[host] == nil } }
+        guard !running.isEmpty else { return }
+        let told = running.filter { targets[$0] != nil }
+        let notYet = running.filter { targets[$0] == nil }
+        var parts: [String] = []
+        if !told.isEmpty { parts.append("interrupt sent to \(HostList(told).folded())") }
+        if !notYet.isEmpty { parts.append("\(HostList(notYet).folded()): the job will not start") }
+        sink.message(parts.joined(separator: "; ") + "; still running: \(HostList(running).folded()) (Ctrl-C again within 1 s to kill)")
     }
 
-    /// Kills the job on every node.
+    /// Kills the job on every node at once: each is told `kill` (procsrv SIGKILLs the whole
+    /// family), nodes not started yet never start, and a node that does not answer within
+    /// the call deadline is given up (recorded with `reason`, its connection closed), so the
+    /// launcher ends as soon as every node has answered or run out of time.
     public func killAll(reason: HostFailure) async {
-        state.withLock { $0.killed = true }
-        for link in links where state.withLock({ [host = link.host] in $0.results[host] == nil }) {
-            await control(link.host, "kill")
+        let targets = state.withLock { state in
+            state.stop = .killed
+            return state.controlFids.filter { state.results[$0.key] == nil }
+        }
+        let unanswered = await control(targets, "kill")
+        for host in unanswered {
+            record(host, .failed(reason, "no answer to kill within \(options.callTimeout)"))
+            links.first { $0.host == host }?.markDown("no answer to kill")
         }
     }
 
-    private func control(_ host: String, _ command: String) async {
-        guard let link = links.first(where: { $0.host == host }), let client = link.client,
-            let ctl = state.withLock({ $0.controlFids[host] })
-        else { return }
-        _ = try? await client.write(ctl, data: Array("\(command)\n".utf8), deadline: .now + options.callTimeout)
+    /// Writes `command` to the `ctl` of every node in `targets` at once, each with the call
+    /// deadline.
+    /// - Returns: the hosts that did not answer.
+    private func control(_ targets: [String: RemoteFid], _ command: String) async -> [String] {
+        let deadline = ContinuousClock.now + options.callTimeout
+        return await withTaskGroup(of: String?.self) { group in
+            for (host, ctl) in targets {
+                guard let client = links.first(where: { $0.host == host })?.client else { continue }
+                group.addTask {
+                    do {
+                        _ = try await client.write(ctl, data: Array("\(command)\n".utf8), deadline: deadline)
+                        return nil
+                    } catch let error as NinePError {
+                        return error.code == .timedOut || error.code == .connectionClosed ? host : nil
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            var unanswered: [String] = []
+            for await host in group { if let host { unanswered.append(host) } }
+            return unanswered
+        }
     }
 
     // MARK: - Helpers
@@ -339,20 +513,26 @@ public final class Launcher: Sendable {
             strictHostKeyChecking: options.strictHostKeyChecking, knownHostsFile: options.knownHostsFile)
     }
 
-    /// The command line sshd runs on node number `index`.
-    func remoteCommand(procsrv: String, index: Int) -> String {
-        var environment = options.environment
-        environment["CLUSTER_PROC_NODEID"] = "\(index)"
-        environment["CLUSTER_PROC_NNODES"] = "\(options.hosts.count)"
-        environment["CLUSTER_PROC_NODELIST"] = HostList(options.hosts).folded()
-        environment["CLUSTER_PROC_FAMILY"] = familyID
-        var words = [procsrv, "--stdio", "--chdir", options.workingDirectory]
-        for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
-            words += ["--env", "\(name)=\(value)"]
+    /// The bytes a procsrv path on a node may hold: any shell (sh, bash, dash, zsh, fish,
+    /// tcsh) reads such a word as itself.
+    static let safePathBytes = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+,:@%=-".utf8)
+
+    /// Refuses a procsrv path that a shell on the node might read as anything but itself.
+    /// - Throws: ``LaunchError`` naming the path and what is allowed.
+    public static func checkProcsrvPath(_ path: String) throws(LaunchError) {
+        let bytes = Array(path.utf8)
+        // A leading `-` is an option, `=` a zsh path lookup, `%` a job in tcsh and fish.
+        guard let first = bytes.first, !"-=%".utf8.contains(first), bytes.allSatisfy(safePathBytes.contains) else {
+            throw LaunchError(
+                "procsrv path \(path.debugDescription) is not safe on a remote command line: use only letters, digits and _./+,:@%=- (not first: - = %), or --stage")
         }
-        words.append("--")
-        words += options.command
-        return words.map(shellQuoted).joined(separator: " ")
+    }
+
+    /// The command line sshd runs on every node: fixed, nothing of the job in it.
+    /// - Throws: ``LaunchError`` for an unsafe procsrv path.
+    static func remoteCommand(procsrv: String) throws(LaunchError) -> String {
+        try checkProcsrvPath(procsrv)
+        return "\(procsrv) --stdio"
     }
 
     static func currentUser() -> String {
@@ -361,10 +541,10 @@ public final class Launcher: Sendable {
     }
 }
 
-/// Quotes a word for a POSIX shell.
-public func shellQuoted(_ word: String) -> String {
-    if !word.isEmpty, word.allSatisfy({ $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) }) { return word }
-    return "'" + word.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+/// A launch that cannot go ahead, said in one line.
+public struct LaunchError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Turns one node's byte stream into labelled whole lines on the sink.

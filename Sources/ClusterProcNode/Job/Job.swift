@@ -78,21 +78,44 @@ public final class Job: Sendable {
 
     // MARK: - Starting
 
-    /// Starts `argv` as a new job.
+    /// Starts a job from its spec.
     ///
     /// The program is found as `execvp` would (searching the job's `PATH`), started with
     /// `posix_spawn` in a new session, with its standard input, output and error on pipes,
     /// no other descriptor, an empty signal mask and every signal at its default disposition.
+    /// argv, environment and working directory are passed on byte for byte.
     /// - Parameters:
-    ///   - argv: the command and its arguments; `argv[0]` names the program.
-    ///   - environment: the job's whole environment (not merged with procsrv's);
-    ///     `CLUSTER_PROC_JOB` is added to it.
-    ///   - workingDirectory: where the job starts; nil for procsrv's own.
+    ///   - spec: what to start; its environment entries are added to `environment`.
+    ///   - environment: the `NAME=VALUE` entries the job's environment starts from (procsrv
+    ///     passes its own); `CLUSTER_PROC_JOB` is added.
     ///   - outputBufferSize: how many bytes of each output stream may wait unread before the
     ///     job is held back.
     ///   - logger: where supervision logs at debug and trace level.
-    /// - Throws: `JobError` naming the problem: `.commandNotFound` (`simulate: command not
-    ///   found`), `.badWorkingDirectory` (`cd /x: No such file or directory`), `.spawnFailed`.
+    /// - Throws: `JobError` naming the problem: `.badSpec`, `.commandNotFound` (`simulate:
+    ///   command not found`), `.badWorkingDirectory` (`cd /x: No such file or directory`),
+    ///   `.spawnFailed`.
+    public static func start(
+        _ spec: JobSpec,
+        environment: [[UInt8]] = [],
+        outputBufferSize: Int = 1 << 20,
+        logger: Logger
+    ) throws -> Job {
+        try spec.validate()
+        ignoreBrokenPipes
+        let marker = "\(getpid()).\(jobCounter.wrappingAdd(1, ordering: .relaxed).newValue).\(UInt32.random(in: .min ... .max))"
+        let variables = spec.environment(over: environment) + [Array("\(markerVariable)=\(marker)".utf8)]
+        let spawned = try JobSpawn.spawn(argv: spec.argv, environment: variables, workingDirectory: spec.workingDirectory)
+        let job = Job(spawned: spawned, marker: marker, outputBufferSize: outputBufferSize, logger: logger)
+        if !spec.readsInput { job.closeInput() }
+        logger.debug("job started", metadata: ["pid": "\(spawned.pid)", "argc": "\(spec.argv.count)", "marker": "\(marker)"])
+        return job
+    }
+
+    /// Starts `argv` as a new job (``start(_:environment:outputBufferSize:logger:)`` for
+    /// words that are text).
+    /// - Parameters:
+    ///   - environment: the job's whole environment (not merged with procsrv's).
+    ///   - workingDirectory: where the job starts; nil for procsrv's own.
     public static func start(
         argv: [String],
         environment: [String: String],
@@ -100,14 +123,10 @@ public final class Job: Sendable {
         outputBufferSize: Int = 1 << 20,
         logger: Logger
     ) throws -> Job {
-        ignoreBrokenPipes
-        let marker = "\(getpid()).\(jobCounter.wrappingAdd(1, ordering: .relaxed).newValue).\(UInt32.random(in: .min ... .max))"
-        var environment = environment
-        environment[markerVariable] = marker
-        let spawned = try JobSpawn.spawn(argv: argv, environment: environment, workingDirectory: workingDirectory)
-        let job = Job(spawned: spawned, marker: marker, outputBufferSize: outputBufferSize, logger: logger)
-        logger.debug("job started", metadata: ["pid": "\(spawned.pid)", "argv": "\(argv)", "marker": "\(marker)"])
-        return job
+        let spec = JobSpec(
+            argv: argv.map { Array($0.utf8) }, environment: environment.sorted { $0.key < $1.key }.map { Array("\($0.key)=\($0.value)".utf8) },
+            workingDirectory: workingDirectory.map { Array($0.utf8) })
+        return try start(spec, outputBufferSize: outputBufferSize, logger: logger)
     }
 
     private init(spawned: JobSpawn.Spawned, marker: String, outputBufferSize: Int, logger: Logger) {
@@ -382,9 +401,7 @@ public final class Job: Sendable {
     }
 
     /// Ends the whole family: SIGTERM (and SIGCONT, so stopped processes see it) to every
-    /// member, up to `grace` for them to exit, then the rest are frozen with SIGSTOP, so none
-    /// can fork any more, and killed with SIGKILL, scanning again until nothing of the family
-    /// remains. Orphaned zombies are reaped; the root is reaped by the job's waiter.
+    /// member, up to `grace` for them to exit, then ``killFamily()`` for the rest.
     /// Idempotent; returns at once when the family is already gone.
     /// - Parameter grace: how long the family may take to exit after SIGTERM.
     public func terminateFamily(grace: Duration = .seconds(1)) {
@@ -404,10 +421,20 @@ public final class Job: Sendable {
             if members.isEmpty { break }
             JobSystemCalls.sleep(milliseconds: 10)
         }
+        killFamily()
+    }
 
+    /// Kills the whole family at once: every member is frozen with SIGSTOP, so none can fork
+    /// any more, then killed with SIGKILL together with the root's process group, scanning
+    /// again until nothing of the family remains (orphans re-parented here included).
+    /// Orphaned zombies are reaped; the root is reaped by the job's waiter. Returns once the
+    /// family is gone (or, for members that linger as zombies of others, after half a second).
+    public func killFamily() {
+        let clock = ContinuousClock()
+        let start = clock.now
         var rounds = 0
         while true {
-            members = scanFamily().filter { !$0.isZombie }
+            var members = scanFamily().filter { !$0.isZombie }
             if members.isEmpty { break }
             rounds += 1
             // Freeze first: scan and stop until a scan finds nothing new, so no member forks
@@ -431,23 +458,28 @@ public final class Job: Sendable {
         while !scanFamily().isEmpty && clock.now < settle {
             JobSystemCalls.sleep(milliseconds: 2)
         }
-        logger.debug("family terminated", metadata: [
-            "killRounds": "\(rounds)", "elapsed": "\(clock.now - start)",
-        ])
+        logger.debug("family killed", metadata: ["killRounds": "\(rounds)", "elapsed": "\(clock.now - start)"])
     }
 
     // MARK: - Control file
 
     /// Carries out the `ctl` file's commands (see `JobControlCommand`), one per line.
     /// Nothing is done unless every line is understood.
-    /// - Throws: `JobError` `.badControlCommand` naming the line it could not understand.
+    /// - Throws: `JobError` `.badControlCommand` naming the line it could not understand,
+    ///   `.alreadyStarted` for `start`.
     public func controlCommand(_ text: String) throws {
-        for command in try JobControlCommand.parse(text) {
-            switch command {
-            case .signal(let signo): signal(signo)
-            case .interrupt: signal(SIGINT)
-            case .kill: terminateFamily()
-            }
+        let commands = try JobControlCommand.parse(text)
+        if commands.contains(.start) { throw JobError(.alreadyStarted, "ctl: start: the job has already started") }
+        commands.forEach(perform)
+    }
+
+    /// Carries out one command on the running job (`start` does nothing here).
+    func perform(_ command: JobControlCommand) {
+        switch command {
+        case .signal(let signo): signal(signo)
+        case .interrupt: signal(SIGINT)
+        case .kill: killFamily()
+        case .start: break
         }
     }
 }

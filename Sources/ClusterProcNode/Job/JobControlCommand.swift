@@ -5,16 +5,20 @@ import Glibc
 /// The language, one command per line (blank lines are ignored):
 /// - `signal N` or `signal NAME` — deliver a signal to the whole family; NAME as in
 ///   `kill -l`, with or without `SIG`, in any case (`TERM`, `sigusr1`, `SIGHUP`).
-/// - `kill` — terminate the whole family (SIGTERM, a grace period, then SIGKILL).
+/// - `kill` — SIGKILL the whole family at once (frozen first, so nothing escapes by forking).
 /// - `interrupt` — deliver SIGINT to the whole family, as a terminal's ^C would.
+/// - `start` — start the job the `spec` file describes (``JobControlTree``).
+///
+/// A signal, `kill` or `interrupt` that comes before `start` means the job never starts.
 public enum JobControlCommand: Sendable, Equatable {
     case signal(Int32)
     case kill
     case interrupt
+    case start
 
     /// Parses every line of `text`; nothing is returned unless every line is understood.
     /// - Throws: `JobError` with code `.badControlCommand` naming the first bad line.
-    public static func parse(_ text: String) throws -> [JobControlCommand] {
+    public static func parse(_ text: String) throws(JobError) -> [JobControlCommand] {
         var commands: [JobControlCommand] = []
         for line in text.split(whereSeparator: \.isNewline) {
             let words = line.split(whereSeparator: \.isWhitespace).map(String.init)
@@ -22,6 +26,7 @@ public enum JobControlCommand: Sendable, Equatable {
             switch (verb, words.count) {
             case ("kill", 1): commands.append(.kill)
             case ("interrupt", 1): commands.append(.interrupt)
+            case ("start", 1): commands.append(.start)
             case ("signal", 2):
                 guard let number = signalNumber(words[1]) else {
                     throw JobError(.badControlCommand, "ctl: unknown signal '\(words[1])'")
@@ -30,7 +35,7 @@ public enum JobControlCommand: Sendable, Equatable {
             default:
                 throw JobError(
                     .badControlCommand,
-                    "ctl: cannot understand '\(line.trimmingWhitespace)'; expected 'signal N|NAME', 'kill' or 'interrupt'")
+                    "ctl: cannot understand '\(line.trimmingWhitespace)'; expected 'signal N|NAME', 'kill', 'interrupt' or 'start'")
             }
         }
         return commands

@@ -23,6 +23,14 @@ public struct JobError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let inputFailed = Code("inputFailed")
         /// A line written to the `ctl` file could not be understood.
         public static let badControlCommand = Code("badControlCommand")
+        /// A job spec (``JobSpec``) could not be decoded or breaks a rule.
+        public static let badSpec = Code("badSpec")
+        /// The job tree has no job yet: its spec and `start` have not been written.
+        public static let notStarted = Code("notStarted")
+        /// A signal, `interrupt` or `kill` came before `start`: this job never starts.
+        public static let cancelled = Code("cancelled")
+        /// `start` came for a job that had already started.
+        public static let alreadyStarted = Code("alreadyStarted")
         /// A system call needed for supervision failed.
         public static let systemCallFailed = Code("systemCallFailed")
     }

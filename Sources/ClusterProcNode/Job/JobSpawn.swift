@@ -13,7 +13,12 @@ enum JobSpawn {
 
     /// Spawns `argv` in a new session with its standard streams on pipes, every other
     /// descriptor closed, the signal mask empty and every signal's disposition the default.
-    static func spawn(argv: [String], environment: [String: String], workingDirectory: String?) throws -> Spawned {
+    /// Every word is bytes, passed on unchanged.
+    /// - Parameters:
+    ///   - argv: the command and its arguments (no NUL inside a word).
+    ///   - environment: the whole environment, `NAME=VALUE` entries.
+    ///   - workingDirectory: where the job starts; nil for this process's.
+    static func spawn(argv: [[UInt8]], environment: [[UInt8]], workingDirectory: [UInt8]?) throws -> Spawned {
         guard let command = argv.first, !command.isEmpty else {
             throw JobError(.commandNotFound, "no command given")
         }
@@ -43,12 +48,14 @@ enum JobSpawn {
         posix_spawn_file_actions_adddup2(&actions, childStdin, 0)
         posix_spawn_file_actions_adddup2(&actions, childStdout, 1)
         posix_spawn_file_actions_adddup2(&actions, childStderr, 2)
-        if let workingDirectory {
+        let directory = workingDirectory.map(CStrings.copy)
+        defer { directory?.deallocate() }
+        if let directory {
             guard let addChdir = JobSystemCalls.addChdir else {
                 parents.forEach { _ = close($0) }
-                throw JobError(.spawnFailed, "cd \(workingDirectory): posix_spawn cannot change directory with this C library")
+                throw JobError(.spawnFailed, "cd \(printable(workingDirectory!)): posix_spawn cannot change directory with this C library")
             }
-            _ = addChdir(&actions, workingDirectory)
+            _ = addChdir(&actions, directory)
         }
         // Descriptors other threads open without O_CLOEXEC must not leak into the job either.
         if let addClosefrom = JobSystemCalls.addClosefrom { _ = addClosefrom(&actions, 3) }
@@ -69,21 +76,23 @@ enum JobSpawn {
         posix_spawnattr_setflags(
             &attributes, Int16(JobSystemCalls.spawnSetsid | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
-        let arguments = argv.map { strdup($0) } + [nil]
-        let variables = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        let arguments: [UnsafeMutablePointer<CChar>?] = argv.map(CStrings.copy) + [nil]
+        let variables: [UnsafeMutablePointer<CChar>?] = environment.map(CStrings.copy) + [nil]
+        let program = CStrings.copy(path)
         defer {
-            arguments.forEach { free($0) }
-            variables.forEach { free($0) }
+            arguments.forEach { $0?.deallocate() }
+            variables.forEach { $0?.deallocate() }
+            program.deallocate()
         }
         var pid: pid_t = 0
         let result = arguments.withUnsafeBufferPointer { argvPointer in
             variables.withUnsafeBufferPointer { envPointer in
-                posix_spawn(&pid, path, &actions, &attributes, argvPointer.baseAddress!, envPointer.baseAddress!)
+                posix_spawn(&pid, program, &actions, &attributes, argvPointer.baseAddress!, envPointer.baseAddress!)
             }
         }
         guard result == 0 else {
             parents.forEach { _ = close($0) }
-            throw JobError(.spawnFailed, "\(command): \(JobSystemCalls.describe(result))", errno: Errno(rawValue: result))
+            throw JobError(.spawnFailed, "\(printable(command)): \(JobSystemCalls.describe(result))", errno: Errno(rawValue: result))
         }
         return Spawned(pid: pid, stdinWrite: parentStdin, stdoutRead: parentStdout, stderrRead: parentStderr)
     }
@@ -105,45 +114,51 @@ enum JobSpawn {
     }
 
     /// Fails as a shell's `cd` would when the directory cannot be entered.
-    static func checkWorkingDirectory(_ directory: String) throws {
+    static func checkWorkingDirectory(_ directory: [UInt8]) throws {
         var info = stat()
-        if stat(directory, &info) != 0 {
+        let named = "cd \(printable(directory))"
+        if CStrings.with(directory, { stat($0, &info) }) != 0 {
             let code = errno
-            throw JobError(.badWorkingDirectory, "cd \(directory): \(JobSystemCalls.describe(code))", errno: Errno(rawValue: code))
+            throw JobError(.badWorkingDirectory, "\(named): \(JobSystemCalls.describe(code))", errno: Errno(rawValue: code))
         }
         if info.st_mode & S_IFMT != S_IFDIR {
-            throw JobError(.badWorkingDirectory, "cd \(directory): \(JobSystemCalls.describe(ENOTDIR))", errno: .notDirectory)
+            throw JobError(.badWorkingDirectory, "\(named): \(JobSystemCalls.describe(ENOTDIR))", errno: .notDirectory)
         }
-        if access(directory, X_OK) != 0 {
+        if CStrings.with(directory, { access($0, X_OK) }) != 0 {
             let code = errno
-            throw JobError(.badWorkingDirectory, "cd \(directory): \(JobSystemCalls.describe(code))", errno: Errno(rawValue: code))
+            throw JobError(.badWorkingDirectory, "\(named): \(JobSystemCalls.describe(code))", errno: Errno(rawValue: code))
         }
     }
 
     /// Finds the program as `execvp` would: a name with a slash is taken as a path (relative
     /// to the working directory); any other is searched in the job's `PATH` (or procsrv's,
     /// or `/usr/local/bin:/usr/bin:/bin`).
-    static func resolve(_ command: String, environment: [String: String], workingDirectory: String?) throws -> String {
-        func located(_ path: String) -> String {
-            path.hasPrefix("/") || workingDirectory == nil ? path : "\(workingDirectory!)/\(path)"
+    static func resolve(_ command: [UInt8], environment: [[UInt8]], workingDirectory: [UInt8]?) throws -> [UInt8] {
+        let slash = UInt8(ascii: "/")
+        func located(_ path: [UInt8]) -> [UInt8] {
+            guard let workingDirectory, path.first != slash else { return path }
+            return workingDirectory + [slash] + path
         }
-        func executableProblem(_ path: String) -> Int32? {
+        func executableProblem(_ path: [UInt8]) -> Int32? {
             var info = stat()
-            if stat(located(path), &info) != 0 { return errno }
+            let full = located(path)
+            if CStrings.with(full, { stat($0, &info) }) != 0 { return errno }
             if info.st_mode & S_IFMT == S_IFDIR { return EISDIR }
-            if access(located(path), X_OK) != 0 { return errno }
+            if CStrings.with(full, { access($0, X_OK) }) != 0 { return errno }
             return nil
         }
-        if command.contains("/") {
+        if command.contains(slash) {
             if let code = executableProblem(command) {
-                throw JobError(.commandNotFound, "\(command): \(JobSystemCalls.describe(code))", errno: Errno(rawValue: code))
+                throw JobError(.commandNotFound, "\(printable(command)): \(JobSystemCalls.describe(code))", errno: Errno(rawValue: code))
             }
             return command
         }
-        let searchPath = environment["PATH"] ?? getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        let pathPrefix = Array("PATH=".utf8)
+        let searchPath = environment.last { $0.starts(with: pathPrefix) }.map { Array($0.dropFirst(pathPrefix.count)) }
+            ?? getenv("PATH").map { Array(String(cString: $0).utf8) } ?? Array("/usr/local/bin:/usr/bin:/bin".utf8)
         var denied: Int32?
-        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = directory.isEmpty ? command : "\(directory)/\(command)"
+        for directory in searchPath.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) {
+            let candidate = directory.isEmpty ? command : Array(directory) + [slash] + command
             switch executableProblem(candidate) {
             case nil: return candidate
             case EACCES?: denied = EACCES
@@ -151,8 +166,31 @@ enum JobSpawn {
             }
         }
         if let denied {
-            throw JobError(.commandNotFound, "\(command): \(JobSystemCalls.describe(denied))", errno: Errno(rawValue: denied))
+            throw JobError(.commandNotFound, "\(printable(command)): \(JobSystemCalls.describe(denied))", errno: Errno(rawValue: denied))
         }
-        throw JobError(.commandNotFound, "\(command): command not found", errno: .noSuchFileOrDirectory)
+        throw JobError(.commandNotFound, "\(printable(command)): command not found", errno: .noSuchFileOrDirectory)
+    }
+
+    /// A word as a message shows it (invalid UTF-8 repaired; the word itself is never changed).
+    static func printable(_ word: [UInt8]) -> String {
+        String(decoding: word, as: UTF8.self)
+    }
+}
+
+/// NUL-terminated copies of byte words, for C.
+enum CStrings {
+    /// A copy of `bytes` with a NUL after it; the caller deallocates it.
+    static func copy(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
+        let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+        for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+        copy[bytes.count] = 0
+        return copy
+    }
+
+    /// Calls `body` with `bytes` as a C string.
+    static func with<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
+        (bytes + [0]).withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) }
+        }
     }
 }

@@ -10,45 +10,27 @@ import SystemPackage
 ///
 /// The executable parses its arguments and calls one of these; they end the process.
 public enum ProcServer {
-    /// A job for procsrv to start and supervise.
-    public struct JobOptions: Sendable {
-        /// The command and its arguments.
-        public var argv: [String]
-        /// Where it starts; nil for procsrv's own working directory.
-        public var workingDirectory: String?
-        /// Variables added to (or replacing in) procsrv's own environment.
-        public var environment: [String: String]
-
-        public init(argv: [String], workingDirectory: String? = nil, environment: [String: String] = [:]) {
-            self.argv = argv
-            self.workingDirectory = workingDirectory
-            self.environment = environment
-        }
-    }
-
     /// An error that keeps procsrv from starting.
     public struct StartError: Error, CustomStringConvertible, Sendable {
         public let description: String
         public init(_ description: String) { self.description = description }
     }
 
-    /// Serves /proc, and the job when there is one, on standard input and output, as under
-    /// sshd. Exits when the connection ends (EOF, error) or on SIGTERM, SIGHUP or SIGINT,
-    /// after ending the job's whole family: with the job's exit code if it had finished by
-    /// itself, 1 if it had to be ended, 0 without a job.
-    /// - Throws: when the job cannot be started or the server cannot run.
-    public static func serveStandardIO(job options: JobOptions?, logger: Logger) throws -> Never {
+    /// Serves /proc and the job tree on standard input and output, as under sshd. The job
+    /// comes through the job tree (its `spec` and `start`; see ``JobControlTree``), or, for
+    /// use by hand, as `job`. Exits when the connection ends (EOF, error) or on SIGTERM,
+    /// SIGHUP or SIGINT, after ending the job's whole family: with the job's exit code if it
+    /// had finished by itself, 1 if it had to be ended, 0 when no job had started.
+    /// - Parameter job: a job to start at once, in procsrv's environment and directory.
+    /// - Throws: when that job cannot be started or the server cannot run.
+    public static func serveStandardIO(job: JobSpec?, logger: Logger) throws -> Never {
         _ = signal(SIGPIPE, SIG_IGN)
         unblockTerminationSignals()
-        let jobTree: JobControlTree?
-        if let options {
-            try Job.becomeSubreaper()
-            let environment = currentEnvironment().merging(options.environment) { $1 }
-            let job = try Job.start(argv: options.argv, environment: environment, workingDirectory: options.workingDirectory, logger: logger)
-            jobTree = JobControlTree(job: job, command: options.argv)
-            logger.debug("supervising job", metadata: ["pid": "\(job.rootPID)"])
-        } else {
-            jobTree = nil
+        try Job.becomeSubreaper()
+        let jobTree = JobControlTree(environment: ProcessBytes.environment(), logger: logger)
+        if let job {
+            let started = try jobTree.start(job)
+            logger.debug("supervising job", metadata: ["pid": "\(started.rootPID)"])
         }
         let fileSystem = try ProcFS(jobTree: jobTree, logger: logger)
         let finishing = Mutex(false)
@@ -64,7 +46,7 @@ public enum ProcServer {
             }
             logger.debug("ending", metadata: ["reason": "\(reason)"])
             var code: Int32 = 0
-            if let job = jobTree?.job {
+            if let job = jobTree.job {
                 let finished = job.exitStatus
                 job.terminateFamily()
                 code = finished?.code ?? 1
@@ -189,19 +171,5 @@ public enum ProcServer {
         sigemptyset(&set)
         for signo in Job.terminationSignals { sigaddset(&set, signo) }
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    }
-
-    /// This process's environment as a dictionary.
-    static func currentEnvironment() -> [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
     }
 }

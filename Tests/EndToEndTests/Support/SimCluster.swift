@@ -53,6 +53,24 @@ struct SimCluster: Sendable {
         try await Starter.instance.cluster()
     }
 
+    /// A node user whose login shell is `shell` (made once: `cp` and the shell's name), who
+    /// logs in with root's key, so `-l USER` with root's client configuration reaches them.
+    func user(withLoginShell shell: String) throws -> String {
+        let name = "cp" + (shell.split(separator: "/").last.map(String.init) ?? "shell")
+        let exists = { SimCluster.spawn(["/usr/bin/id", "-u", name], collect: true)?.0 == 0 }
+        if !exists() {
+            // Another test process may be making the same user: whoever wins, it exists after.
+            _ = SimCluster.spawn(["/usr/sbin/useradd", "-m", "-s", shell, name], collect: true)
+            guard exists() else { throw SimClusterError("cannot make user \(name) with shell \(shell)") }
+        }
+        // With UsePAM no, sshd refuses a locked account even for key logins.
+        _ = SimCluster.spawn(["/usr/sbin/usermod", "-p", "*", "-s", shell, name], collect: true)
+        let key = try String(contentsOfFile: "\(directory)/keys/id_root.pub", encoding: .utf8)
+        try key.write(toFile: "\(directory)/authorized_keys/\(name)", atomically: true, encoding: .utf8)
+        chmod("\(directory)/authorized_keys/\(name)", 0o644)
+        return name
+    }
+
     /// The PID of a node's sshd (PID 1 of its namespace), as the host sees it.
     func sshdPID(of node: String) throws -> pid_t {
         let record = try String(contentsOfFile: "\(directory)/nodes/\(node)/pid", encoding: .utf8)
@@ -151,7 +169,7 @@ struct SimCluster: Sendable {
 
     /// posix_spawn, stdout and stderr into one pipe (or /dev/null), read to the end, waitpid.
     /// (Foundation's Process sometimes never sees its child exit here.)
-    private static func spawn(_ arguments: [String], collect: Bool) -> (Int32, String)? {
+    fileprivate static func spawn(_ arguments: [String], collect: Bool) -> (Int32, String)? {
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var fds: [Int32] = [-1, -1]

@@ -8,6 +8,9 @@ import Glibc
 /// dispositions (the test runner's threads may block signals, and a child inherits that),
 /// stdout to a pipe, stderr to a file, and waitpid. Foundation's Process is avoided: it
 /// sometimes never sees its child exit here.
+///
+/// Arguments, environment and working directory are bytes underneath, so a test can hand a
+/// program words that are not UTF-8.
 struct Spawned: Sendable {
     let pid: pid_t
     private let stdoutFD: Int32
@@ -15,19 +18,45 @@ struct Spawned: Sendable {
 
     struct Outcome: Sendable {
         var status: Int32
-        var output: String
+        /// Standard output exactly as the program wrote it.
+        var outputBytes: [UInt8]
         var errors: String
+        /// Standard output, decoded (invalid UTF-8 repaired).
+        var output: String { String(decoding: outputBytes, as: UTF8.self) }
     }
 
     /// Starts `arguments` with `environment` added to this process's.
     init(_ arguments: [String], environment: [String: String] = [:], discardOutput: Bool = false) throws {
-        var merged = ProcessInfo.processInfo.environment
-        for (key, value) in environment { merged[key] = value }
-        var argv = arguments.map { strdup($0) } + [nil]
-        var envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        try self.init(bytes: arguments.map { Array($0.utf8) }, environment: environment.map { Array("\($0.key)=\($0.value)".utf8) },
+                      discardOutput: discardOutput)
+    }
+
+    /// Starts `arguments` (raw bytes, no NUL inside a word) with the `NAME=VALUE` entries of
+    /// `environment` added to (or replacing in) this process's, in `workingDirectory` if given.
+    init(bytes arguments: [[UInt8]], environment: [[UInt8]] = [], workingDirectory: [UInt8]? = nil, discardOutput: Bool = false) throws {
+        func name(_ entry: [UInt8]) -> ArraySlice<UInt8> { entry.prefix { $0 != UInt8(ascii: "=") } }
+        var merged: [[UInt8]] = []
+        var pointer = environ
+        while let entry = pointer.pointee {
+            merged.append(Array(UnsafeBufferPointer(start: UnsafeRawPointer(entry).assumingMemoryBound(to: UInt8.self), count: strlen(entry))))
+            pointer += 1
+        }
+        let replaced = Set(environment.map { Array(name($0)) })
+        merged = merged.filter { !replaced.contains(Array(name($0))) } + environment
+        func cString(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar>? {
+            let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            for (index, byte) in bytes.enumerated() { copy[index] = CChar(bitPattern: byte) }
+            copy[bytes.count] = 0
+            return copy
+        }
+        // sh changes directory byte for byte (posix_spawn's chdir action is a GNU extension
+        // the Glibc module does not show).
+        let program = workingDirectory.map { [Array("/bin/sh".utf8), Array("-c".utf8), Array("cd \"$0\" && exec \"$@\"".utf8), $0] } ?? []
+        var argv = (program + arguments).map(cString) + [nil]
+        var envp = merged.map(cString) + [nil]
         defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
+            for pointer in argv { pointer?.deallocate() }
+            for pointer in envp { pointer?.deallocate() }
         }
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw SimClusterError("pipe: \(errno)") }
@@ -59,7 +88,7 @@ struct Spawned: Sendable {
         close(fds[1])
         guard rc == 0 else {
             close(fds[0])
-            throw SimClusterError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))")
+            throw SimClusterError("cannot start \(String(decoding: arguments[0], as: UTF8.self)): \(String(cString: strerror(rc)))")
         }
         self.pid = pid
         self.stdoutFD = fds[0]
@@ -82,7 +111,7 @@ struct Spawned: Sendable {
         let exitStatus = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let errors = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         unlink(stderrPath)
-        return Outcome(status: exitStatus, output: String(decoding: output, as: UTF8.self), errors: errors)
+        return Outcome(status: exitStatus, outputBytes: output, errors: errors)
     }
 
     func signal(_ signo: Int32) {
@@ -92,5 +121,10 @@ struct Spawned: Sendable {
     /// Runs a program to its end on a thread of its own.
     static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
         try await onOwnThread { try Spawned(arguments, environment: environment).finish() }
+    }
+
+    /// Runs a program given as bytes to its end on a thread of its own.
+    static func run(bytes arguments: [[UInt8]], environment: [[UInt8]] = [], workingDirectory: [UInt8]? = nil) async throws -> Outcome {
+        try await onOwnThread { try Spawned(bytes: arguments, environment: environment, workingDirectory: workingDirectory).finish() }
     }
 }
