@@ -320,7 +320,7 @@ func procsrvStartTime(of pid: Int32) -> UInt64? {
     }
 
     @Test func inlineOptionValuesWork() throws {
-        let server = try ProcsrvProcess(["--listen=tcp:127.0.0.1:0"])
+        let server = try ProcsrvProcess(["--listen=tcp:127.0.0.1:0", "--no-auth"])
         defer { server.kill() }
         let listening = server.waitForErrors { $0.contains("procsrv: listening on tcp:127.0.0.1:") ? true : nil }
         #expect(listening == true, "procsrv said: \(server.errors)")

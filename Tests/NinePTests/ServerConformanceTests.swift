@@ -300,9 +300,10 @@ import Testing
 
     /// The reader never stops: with 64 reads blocked on one connection (twice the pool), a
     /// walk, a /proc-like read and a Tflush are answered at once.
-    @Test func quickRequestsAndFlushesPassSixtyFourBlockedReads() async throws {
+    @Test(arguments: [CallDuration.immediate, .bounded])
+    func quickRequestsAndFlushesPassSixtyFourBlockedReads(duration: CallDuration) async throws {
         try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree))
+            let peer = try RawPeer(MemoryFileSystem(Self.tree, callDuration: duration))
             defer { peer.close() }
             try peer.negotiate(msize: 65536)
             try Self.attach(peer)

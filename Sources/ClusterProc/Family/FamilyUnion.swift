@@ -276,8 +276,10 @@ public final class FamilyUnion: FileSystem {
     /// Tread back to back: the file's contents are fixed from then on, so reads within what
     /// came are answered here, and a reply shorter than asked marks the end of the file.
     final class RemoteFile: OpenFile {
-        /// Reads have no deadline (a stream waits for as long as the job runs).
-        var ioDuration: CallDuration { .unbounded }
+        /// A snapshot read whole with its open is served from memory; one read only in part
+        /// goes on to the node for the rest, quickly; anything else is a stream, whose reads
+        /// have no deadline (stdout waits for as long as the job runs).
+        var ioDuration: CallDuration { prefetchedAll ? .immediate : prefetched != nil ? .bounded : .unbounded }
         let link: NodeLink
         let fid: UInt32
         let ownsFid: Bool

@@ -35,8 +35,11 @@ public final class NinePClient: Sendable {
 
     private struct State {
         var pending: [UInt16: Pending] = [:]
-        /// Tags used before and free again; `unusedTag` and above were never used.
+        /// Tags used before and free again, oldest first from `freeHead`; `unusedTag` and
+        /// above were never used. A freed tag is the last to be used again, so a stale
+        /// reference to it (a cancellation that comes late) is unlikely to meet a new request.
         var freeTags: [UInt16] = []
+        var freeHead = 0
         var unusedTag: UInt16 = 0
         var nextFid: UInt32 = 1
         var freeFids: [UInt32] = []
@@ -48,10 +51,19 @@ public final class NinePClient: Sendable {
 
         /// A free tag (never NOTAG), without a search; nil when all 65535 are in flight.
         mutating func allocateTag() -> UInt16? {
-            if let tag = freeTags.popLast() { return tag }
-            guard unusedTag < Tversion.noTag else { return nil }
-            defer { unusedTag += 1 }
-            return unusedTag
+            if unusedTag < Tversion.noTag {
+                defer { unusedTag += 1 }
+                return unusedTag
+            }
+            guard freeHead < freeTags.count else { return nil }
+            defer {
+                freeHead += 1
+                if freeHead > 4096 && freeHead * 2 > freeTags.count {
+                    freeTags.removeFirst(freeHead)
+                    freeHead = 0
+                }
+            }
+            return freeTags[freeHead]
         }
 
         mutating func retire(_ tag: UInt16) {

@@ -148,7 +148,7 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         for context in step.cancelled { context.cancel() }
         for entry in step.released { entry.close(fileSystem) }
         for call in step.calls { run(call) }
-        if step.scheduled > 0 { wakePool(step.scheduled) }
+        if step.scheduled > 0 { wakePool() }
     }
 
     private func run(_ call: ServerCall<FS>) {
@@ -164,9 +164,15 @@ public final class ServerConnection<FS: FileSystem>: Sendable {
         duration == .unbounded ? configuration.maxStreamThreads : configuration.maxThreads
     }
 
-    private func wakePool(_ added: Int) {
+    /// Starts threads until every scheduled call that may start has an idle thread to take
+    /// it (counting every idle thread once: one woken for an earlier call is not free again).
+    private func wakePool() {
         let start = core.withLock(notify: true) { core -> Int in
-            let wanted = min(core.session.scheduled.count, added) - core.idleWorkers
+            var startable: [CallDuration: Int] = [:]
+            for call in core.session.scheduled where (core.busy[call.duration] ?? 0) + (startable[call.duration] ?? 0) < limit(of: call.duration) {
+                startable[call.duration, default: 0] += 1
+            }
+            let wanted = startable.values.reduce(0, +) - core.idleWorkers
             let room = configuration.maxThreads + configuration.maxStreamThreads - core.workers
             let count = max(0, min(wanted, room))
             core.workers += count

@@ -22,11 +22,13 @@ final class MemoryFileSystem: FileSystem {
     let root: Entry
     let released = Atomic<Int>(0)
 
-    /// Everything but the blocking file answers at once.
-    var callDuration: CallDuration { .immediate }
+    /// Everything but the blocking file answers at once, unless the test says otherwise (to
+    /// serve as a remote tree would).
+    let callDuration: CallDuration
 
-    init(_ root: [String: Entry]) {
+    init(_ root: [String: Entry], callDuration: CallDuration = .immediate) {
         self.root = .directory(root)
+        self.callDuration = callDuration
     }
 
     func attach(_ request: AttachRequest, context: RequestContext) throws -> Node {
