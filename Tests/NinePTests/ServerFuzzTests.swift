@@ -452,8 +452,23 @@ struct FrameGenerator {
                 encode(dialect == .linux ? .tlopen(Tlopen(fid: fid, flags: 0)) : .topen(Topen(fid: fid, mode: 0)), tag: freshTag()))
             readTag = freshTag()
             frames.append(encode(.tread(Tread(fid: fid, offset: 0, count: 10)), tag: readTag))
-            frames.append(encode(.tflush(Tflush(oldtag: readTag)), tag: freshTag()))
-            frames.append(encode(.tclunk(Tclunk(fid: fid)), tag: freshTag()))
+            switch rng.below(4) {
+            case 0:
+                // A flush storm: several Tflush of the one blocked read, answered in order.
+                for _ in 0..<(2 + rng.below(6)) { frames.append(encode(.tflush(Tflush(oldtag: readTag)), tag: freshTag())) }
+                frames.append(encode(.tclunk(Tclunk(fid: fid)), tag: freshTag()))
+            case 1:
+                // The fid clunked while its read runs: the clunk waits for it, the flush ends it.
+                frames.append(encode(.tclunk(Tclunk(fid: fid)), tag: freshTag()))
+                frames.append(encode(.tflush(Tflush(oldtag: readTag)), tag: freshTag()))
+            case 2 where msize >= 256:
+                // Tversion with the read still blocked: it is aborted, every fid clunked.
+                frames.append(encode(.tversion(Tversion(msize: msize, version: dialect.versionString)), tag: Tversion.noTag))
+                frames.append(encode(.tattach(Tattach(fid: 0, afid: Tattach.noFid, uname: "fuzz", aname: "", nUname: 0)), tag: freshTag()))
+            default:
+                frames.append(encode(.tflush(Tflush(oldtag: readTag)), tag: freshTag()))
+                frames.append(encode(.tclunk(Tclunk(fid: fid)), tag: freshTag()))
+            }
         case 990..<998:
             // Tversion in mid-session: same or larger msize, sometimes an unknown version.
             let version = rng.oneIn(4) ? "9P2000.x" : dialect.versionString
