@@ -48,6 +48,13 @@ public final class NinePClient: Sendable {
         var doubtfulFids: [UInt32: Bool] = [:]
         var closedError: NinePError?
         var earliestDeadline: ContinuousClock.Instant?
+        /// A thread is reading the stream (the background reader or a blocking caller).
+        var leading = false
+        /// Tags whose callers read their replies themselves (``callBlocking``).
+        var selfReading: Set<UInt16> = []
+
+        /// Whether some reply is awaited that no caller will read for itself.
+        var backgroundWork: Bool { pending.count > selfReading.count }
 
         /// A free tag (never NOTAG), without a search; nil when all 65535 are in flight.
         mutating func allocateTag() -> UInt16? {
@@ -68,6 +75,7 @@ public final class NinePClient: Sendable {
 
         mutating func retire(_ tag: UInt16) {
             if pending.removeValue(forKey: tag) != nil { freeTags.append(tag) }
+            selfReading.remove(tag)
         }
 
         /// The server's side of a doubtful fid is settled: the number is free once the caller
@@ -151,7 +159,8 @@ public final class NinePClient: Sendable {
                 copy.maxSize = r.msize
                 return copy
             }()
-            try startThread(name: "9p-client") { client.readLoop(decoder: leftover) }
+            client.reading.decoder = leftover
+            try startThread(name: "9p-client") { client.backgroundReader() }
             try startThread(name: "9p-deadlines") { client.deadlineLoop() }
             return client
         case .rerror(let e):
@@ -162,6 +171,8 @@ public final class NinePClient: Sendable {
             throw NinePError.violation("unexpected answer to Tversion")
         }
     }
+
+    private let reading = ReadingState()
 
     private init(stream: any ByteStream, dialect: Dialect, msize: UInt32, logger: Logger) {
         self.stream = stream
@@ -193,39 +204,66 @@ public final class NinePClient: Sendable {
         _ message: Message, deadline: ContinuousClock.Instant? = nil,
         completion: @escaping @Sendable (Result<Message, NinePError>) -> Void
     ) -> UInt16? {
+        send(message, deadline: deadline, readsItself: false, completion: completion)
+    }
+
+    private func send(
+        _ message: Message, deadline: ContinuousClock.Instant?, readsItself: Bool,
+        completion: @escaping @Sendable (Result<Message, NinePError>) -> Void
+    ) -> UInt16? {
         // Registered and written under the writer's lock: a deadline that passes at once
         // cannot put its Tflush on the wire before the request itself.
-        let outcome = writer.withLock { _ -> Result<UInt16, NinePError> in
-            let registered = state.withLock(notify: deadline != nil) { state -> Result<UInt16, NinePError> in
+        let outcome = writer.withLock { _ -> SendOutcome in
+            var wake = false
+            let registered = state.withLock { state -> Result<UInt16, NinePError> in
+                defer {
+                    // The deadline thread looks again; the background reader starts reading
+                    // when nobody reads and this reply is nobody's own to read.
+                    wake = deadline != nil || (!readsItself && !state.leading)
+                }
                 if let error = state.closedError { return .failure(error) }
                 guard let tag = state.allocateTag() else {
                     return .failure(NinePError(.fileSystem, errno: .resourceBusy, "too many requests in flight"))
                 }
                 state.pending[tag] = Pending(completion: completion, deadline: deadline, createdFid: Self.fidCreated(by: message))
+                if readsItself { state.selfReading.insert(tag) }
                 if let deadline, deadline < (state.earliestDeadline ?? deadline + .seconds(1)) {
                     state.earliestDeadline = deadline
                 }
                 return .success(tag)
             }
-            guard case .success(let tag) = registered else { return registered }
+            if wake { state.notifyAll() }
+            let tag: UInt16
+            switch registered {
+            case .success(let registeredTag): tag = registeredTag
+            case .failure(let error): return .refused(error)
+            }
             do {
                 try message.encode(tag: tag, dialect: dialect).withUnsafeBytes { try stream.write($0) }
             } catch {
-                return .failure(.closed("cannot send: \(error)"))
+                return .writeFailed(.closed("cannot send: \(error)"))
             }
-            return .success(tag)
+            return .sent(tag)
         }
         switch outcome {
-        case .failure(let error):
-            if error.code == .connectionClosed {
-                stream.close()
-                fail(with: error)
-            }
+        case .writeFailed(let error):
+            // Registered, and the write failed: the connection's end fails every pending
+            // call, this one included, once.
+            stream.close()
+            fail(with: error)
+            return nil
+        case .refused(let error):
             completion(.failure(error))
             return nil
-        case .success(let tag):
+        case .sent(let tag):
             return tag
         }
+    }
+
+    private enum SendOutcome {
+        case sent(UInt16)
+        case refused(NinePError)
+        case writeFailed(NinePError)
     }
 
     /// The fid a request makes on the server (for a walk, only when every name is walked).
@@ -257,10 +295,41 @@ public final class NinePClient: Sendable {
     }
 
     /// One request, blocking the calling thread (for threads of their own, such as FUSE's).
+    ///
+    /// Over a ``DeadlineByteStream`` the caller reads the stream itself when nobody else is
+    /// (delivering any other replies it meets), so a round trip costs no wake-up of a reader
+    /// thread; otherwise the client's reader hands it the reply.
     public func callBlocking(_ message: Message, deadline: ContinuousClock.Instant? = nil) throws(NinePError) -> Message {
-        let reply = ConditionLock<Result<Message, NinePError>?>(nil)
-        send(message, deadline: deadline) { result in reply.withLock(notify: true) { $0 = result } }
-        return try reply.wait(until: { $0 != nil }) { $0! }!.get()
+        final class Reply: @unchecked Sendable {
+            // Guarded by the client's state lock.
+            var result: Result<Message, NinePError>?
+        }
+        let reply = Reply()
+        let readsItself = stream is any DeadlineByteStream
+        let tag = send(message, deadline: deadline, readsItself: readsItself) { [state] result in
+            state.withLock(notify: true) { _ in reply.result = result }
+        }
+        enum Next { case done(Result<Message, NinePError>), lead }
+        while true {
+            // The reply, or the stream free for us to read it. No deadline here: the deadline
+            // thread fails the call when it passes (a reading caller also stops reading then).
+            let next = state.wait(until: { state in
+                reply.result != nil || (tag.map { state.selfReading.contains($0) } ?? false) && !state.leading
+            }) { state -> Next in
+                if let result = reply.result { return .done(result) }
+                state.leading = true
+                return .lead
+            }!
+            switch next {
+            case .done(let result):
+                return try result.get()
+            case .lead:
+                leadOnce(deadline: deadline)
+                if let deadline, let tag, ContinuousClock.now >= deadline, state.withLock({ _ in reply.result == nil }) {
+                    abandon(tag, because: .timedOut("no reply within the deadline"))
+                }
+            }
+        }
     }
 
     /// Requests sent back to back, blocking the calling thread until every one is answered:
@@ -287,6 +356,7 @@ public final class NinePClient: Sendable {
             let completion = pending.completion
             pending.completion = nil
             pending.deadline = nil
+            state.selfReading.remove(tag)
             if let created = pending.createdFid { state.doubtfulFids[created.fid] = false }
             // Without a tag for the Tflush the request stays in flight until it is answered.
             let flushTag = state.allocateTag()
@@ -319,29 +389,55 @@ public final class NinePClient: Sendable {
 
     // MARK: - Reader and deadlines
 
-    private func readLoop(decoder initial: FrameDecoder) {
-        var decoder = initial
+    /// What the thread reading the stream keeps between reads; touched only by the thread
+    /// that holds `leading`.
+    private final class ReadingState: @unchecked Sendable {
+        var decoder = FrameDecoder(maxSize: 1 << 20)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        var failure = NinePError.closed("connection closed by server")
-        reading: while true {
-            do {
-                while let frame = try decoder.nextFrame() {
-                    try deliver(frame)
-                }
-                let count = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
-                if count == 0 { break reading }
-                buffer.withUnsafeBytes { decoder.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-            } catch let error as NinePError {
-                logger.debug("9P client: \(error)")
-                failure = error
-                break reading
-            } catch {
-                failure = .closed("connection failed: \(error)")
-                break reading
-            }
+    }
+
+    /// Reads for the replies no caller reads itself, whenever nobody else reads.
+    private func backgroundReader() {
+        while true {
+            let go = state.wait(until: { $0.closedError != nil || (!$0.leading && $0.backgroundWork) }) { state -> Bool in
+                guard state.closedError == nil else { return false }
+                state.leading = true
+                return true
+            }!
+            guard go else { return }
+            leadOnce(deadline: nil)
         }
-        stream.close()
-        fail(with: failure)
+    }
+
+    /// Holding `leading`: delivers what is buffered, reads once (until `deadline` at most)
+    /// and delivers what came, then lets go of `leading`.
+    private func leadOnce(deadline: ContinuousClock.Instant?) {
+        var failure: NinePError?
+        do {
+            while let frame = try reading.decoder.nextFrame() { try deliver(frame) }
+            let count: Int? = try reading.buffer.withUnsafeMutableBytes { buffer in
+                if let timed = stream as? any DeadlineByteStream { return try timed.read(into: buffer, deadline: deadline) }
+                return try stream.read(into: buffer)
+            }
+            if let count {
+                if count == 0 {
+                    failure = .closed("connection closed by server")
+                } else {
+                    reading.buffer.withUnsafeBytes { reading.decoder.append(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+                    while let frame = try reading.decoder.nextFrame() { try deliver(frame) }
+                }
+            }
+        } catch let error as NinePError {
+            logger.debug("9P client: \(error)")
+            failure = error
+        } catch {
+            failure = .closed("connection failed: \(error)")
+        }
+        state.withLock(notify: true) { $0.leading = false }
+        if let failure {
+            stream.close()
+            fail(with: failure)
+        }
     }
 
     private func deliver(_ frame: Frame) throws(NinePError) {

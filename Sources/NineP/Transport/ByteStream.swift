@@ -18,3 +18,13 @@ public protocol ByteStream: AnyObject, Sendable {
     /// Safe to call more than once.
     func close()
 }
+
+/// A ``ByteStream`` whose read can give up at a deadline, so a caller may wait for its own
+/// reply on the stream itself (``NinePClient/callBlocking(_:deadline:)``) without losing its
+/// deadline to a peer that never answers.
+public protocol DeadlineByteStream: ByteStream {
+    /// Reads at least one byte into `buffer`, waiting until `deadline` at most.
+    /// - Returns: the bytes read (0 at end of stream or after `close()`), nil when the
+    ///   deadline passed first.
+    func read(into buffer: UnsafeMutableRawBufferPointer, deadline: ContinuousClock.Instant?) throws -> Int?
+}

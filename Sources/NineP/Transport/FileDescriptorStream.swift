@@ -12,7 +12,7 @@ import SystemPackage
 /// A blocked read waits in `poll()` on the input and on a wake-up pipe, so ``close()`` wakes it
 /// at once on any kind of descriptor (a pipe cannot be shut down). Descriptors are closed
 /// when the stream is deinitialised, never while another thread may be using them.
-public final class FileDescriptorStream: ByteStream {
+public final class FileDescriptorStream: DeadlineByteStream {
     private let input: FileDescriptor
     private let output: FileDescriptor
     /// A pipe whose write end wakes a blocked read.
@@ -58,17 +58,29 @@ public final class FileDescriptorStream: ByteStream {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try read(into: buffer, deadline: nil)!
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: ContinuousClock.Instant?) throws -> Int? {
         while true {
             if closed.load(ordering: .acquiring) { return 0 }
             var fds = [
                 pollfd(fd: input.rawValue, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: wakeup.read, events: Int16(POLLIN), revents: 0),
             ]
-            let ready = poll(&fds, 2, -1)
+            var timeout: Int32 = -1
+            if let deadline {
+                let left = ContinuousClock.now.duration(to: deadline)
+                if left <= .zero { return nil }
+                let (seconds, attoseconds) = left.components
+                timeout = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+            }
+            let ready = poll(&fds, 2, timeout)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw Errno(rawValue: errno)
             }
+            if ready == 0 { continue }
             if fds[1].revents != 0 || closed.load(ordering: .acquiring) { return 0 }
             let count = Glibc.read(input.rawValue, buffer.baseAddress, buffer.count)
             if count >= 0 { return count }
