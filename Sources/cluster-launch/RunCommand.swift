@@ -30,7 +30,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customShort("x"), help: ArgumentHelp("Exclude hosts (same syntax).", valueName: "HOSTS"))
     var exclude: [String] = []
 
-    @Option(name: .customShort("f"), help: "Fanout: nodes connecting at once.")
+    @Option(name: .customShort("f"), help: "Fanout: nodes being set up (connecting, starting procsrv) at once; every copy of the job then runs together.")
     var fanout: Int = 64
 
     @Option(name: .customShort("t"), help: "Connect timeout in seconds.")

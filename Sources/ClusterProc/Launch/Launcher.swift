@@ -11,7 +11,8 @@ public struct LaunchOptions: Sendable {
     public var hosts: [String]
     /// The job's argv, byte for byte as the user gave it.
     public var command: [[UInt8]]
-    /// Nodes connecting at once (`-f`).
+    /// Nodes being set up at once (`-f`): connecting, starting procsrv, handing over the
+    /// job. Every node's job then runs together.
     public var fanout = 64
     /// `-t`: connect timeout.
     public var connectTimeout: Duration = .seconds(10)
@@ -162,20 +163,10 @@ public final class Launcher: Sendable {
                 await killAll(reason: .timedOut)
             }
         }
+        let fanout = Fanout(limit: options.fanout)
         await withTaskGroup(of: Void.self) { group in
-            var started = 0
             for (index, link) in links.enumerated() {
-                if started >= options.fanout {
-                    await group.next()
-                }
-                // After ^C or a kill, nodes not yet begun are not begun at all.
-                let stop = state.withLock { $0.stop }
-                if stop != .none {
-                    notStarted(link, stop)
-                    continue
-                }
-                started += 1
-                group.addTask { await self.runNode(link, index: index) }
+                group.addTask { await self.runNode(link, index: index, turn: await fanout.enter()) }
             }
         }
         watchdog?.cancel()
@@ -230,8 +221,17 @@ public final class Launcher: Sendable {
         record(link.host, .notStarted(signal: stop.signal))
     }
 
-    private func runNode(_ link: NodeLink, index: Int) async {
+    /// Sets up one node while it holds `turn` (a place among the `-f` being set up at once),
+    /// gives the place back once the job is ready to start there, and runs it to the end.
+    private func runNode(_ link: NodeLink, index: Int, turn: Fanout.Turn) async {
+        defer { turn.end() }
         let host = link.host
+        // After ^C or a kill, nodes not yet begun are not begun at all.
+        let stopped = state.withLock { $0.stop }
+        if stopped != .none {
+            notStarted(link, stopped)
+            return
+        }
         let session: SSHSession
         do {
             session = try await SSHSession.connect(sshOptions(for: host), logger: logger)
@@ -258,7 +258,7 @@ public final class Launcher: Sendable {
                 return
             }
         }
-        await runJob(link, index: index, session: session, procsrv: remoteProcsrv)
+        await runJob(link, index: index, session: session, procsrv: remoteProcsrv, turn: turn)
         if remoteProcsrv != options.procsrvPath {
             // Awaited before the session closes: the copy must not outlive the job.
             do {
@@ -277,7 +277,7 @@ public final class Launcher: Sendable {
     }
 
     /// Runs the job through procsrv on one node and records how it ended.
-    private func runJob(_ link: NodeLink, index: Int, session: SSHSession, procsrv remoteProcsrv: String) async {
+    private func runJob(_ link: NodeLink, index: Int, session: SSHSession, procsrv remoteProcsrv: String, turn: Fanout.Turn) async {
         let host = link.host
         let procsrvErrors = LineRelay(host: host, sink: sink, labelling: options.labelling, error: true)
         let channel: SSHChannel
@@ -314,6 +314,7 @@ public final class Launcher: Sendable {
                 record(host, .failed(.other("job did not start"), "cannot hand the job to procsrv: \(error)"))
                 return
             }
+            turn.end()
             // Under the lock with the interrupt's own look at the fids: either the interrupt
             // sees this node's ctl and tells it, or this node sees the interrupt and stops here.
             let stop = state.withLock { state in
