@@ -13,7 +13,8 @@ struct RunCommand: ParsableCommand {
         abstract: "Run COMMAND on every node (the default subcommand).",
         discussion: """
             Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N;
-            255 when a node could not be reached or was lost. Output lines are prefixed "host: "
+            255 when a node could not be reached or was lost; with -k, the status of the node
+            that failed first. Output lines are prefixed "host: "
             (-N drops the prefix, -b gathers identical outputs after the job).
             Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES,
             CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file. The
@@ -66,7 +67,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customShort("S"), help: "Exit with the highest remote exit code (always on; accepted for pdsh users).")
     var statusFlag = false
 
-    @Flag(name: .customShort("k"), help: "The first node that fails ends the job everywhere.")
+    @Flag(name: .customShort("k"), help: "The first node that fails (exits non-zero, is signalled, cannot be reached) ends the job everywhere; its status is the launcher's.")
     var killOnFailure = false
 
     @Option(name: .long, help: "procsrv's path on the nodes (default: the procsrv beside this program); a relative path is taken from the current directory, a bare name from the node's PATH; only A-Za-z0-9_./+,:@%=- (it is the remote command).")

@@ -30,3 +30,28 @@ extension LaunchTests {
         }
     }
 }
+
+/// `-k` (srun's `-K`): any node that fails ends the job everywhere.
+extension LaunchTests {
+    @Test func killOnFailureEndsTheJobWhenANodeExitsNonZero() async throws {
+        let cluster = try await SimCluster.shared()
+        // node01 fails once every copy is running (each leaves its name in a shared directory).
+        let meeting = "/tmp/cluster-proc-failing-\(getpid())"
+        mkdir(meeting, 0o777)
+        defer {
+            for node in 1...4 { unlink("\(meeting)/node0\(node)") }
+            rmdir(meeting)
+        }
+        let script = """
+            touch \(meeting)/$(hostname); [ $CLUSTER_PROC_NODEID = 0 ] || exec sleep 60
+            i=0; while [ $(ls \(meeting) | wc -l) -lt 4 ] && [ $i -lt 200 ]; do i=$((i+1)); sleep 0.1; done
+            exit 3
+            """
+        let launcher = try Spawned(["\(Self.binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "-k", "-w", "node[01-04]", "--", "sh", "-c", script])
+        let (outcome, took) = try await Self.finish(launcher, limit: .seconds(90))
+        #expect(took < .seconds(30), "the launcher ended long before the sleeps would: \(took)")
+        #expect(outcome.status == 3, "the failing node's status is the launcher's: \(outcome.errors)")
+        #expect(outcome.errors.contains("node01: exited with status 3"), "\(outcome.errors)")
+        #expect(outcome.errors.contains("node[02-04]: killed by signal 9"), "the others were killed: \(outcome.errors)")
+    }
+}

@@ -29,7 +29,8 @@ public struct LaunchOptions: Sendable {
     public var labelling: LineLabelling = .hostPrefix
     /// `-b`: print identical outputs once, after the job (dshbak -c style).
     public var gather = false
-    /// `-k`: the first failing node ends the job everywhere.
+    /// `-k`: the first node that fails (exits non-zero, is signalled, cannot be reached or
+    /// is lost) ends the job everywhere, and the launcher exits with that node's status.
     public var killOnFailure = false
     /// procsrv's path on the nodes: safe bytes only (``Launcher/checkProcsrvPath(_:)``).
     public var procsrvPath: String
@@ -90,6 +91,8 @@ public final class Launcher: Sendable {
         var interruptedAt: ContinuousClock.Instant?
         var stop = Stop.none
         var gatherer = OutputGatherer()
+        /// With `-k`, the status of the node whose failure ended the job everywhere.
+        var firstFailure: Int32?
         /// The `ctl` fid of every node set up to start (or running) its job.
         var controlFids: [String: RemoteFid] = [:]
     }
@@ -197,7 +200,7 @@ public final class Launcher: Sendable {
         if let summary = failureSummary(failures) {
             sink.write(Array("\(summary)\n".utf8), error: true)
         }
-        return status
+        return state.withLock { $0.firstFailure } ?? status
     }
 
     private func record(_ host: String, _ result: NodeResult) {
@@ -207,11 +210,30 @@ public final class Launcher: Sendable {
             return true
         }
         guard first else { return }
-        if case .failed(let failure, let message) = result {
+        if case .failed(_, let message) = result {
             sink.message("\(host): \(message)")
-            if options.killOnFailure, failure != .timedOut {
-                Task { await killAll(reason: .other("another node failed")) }
-            }
+        }
+        guard options.killOnFailure, let code = failureCode(result) else { return }
+        // srun's -K: the first node that fails ends the job everywhere, and its status is
+        // the launcher's (the copies killed for it would otherwise say 137).
+        let firstFailure = state.withLock { state -> Bool in
+            guard state.stop != .killed, state.firstFailure == nil else { return false }
+            state.firstFailure = code
+            return true
+        }
+        if firstFailure {
+            Task { await killAll(reason: .other("another node failed")) }
+        }
+    }
+
+    /// The status a node's end gives the launcher when it counts as a failure for `-k`: a
+    /// non-zero exit, a signal, a node that could not be reached or was lost. A node given
+    /// up by a kill already under way (`.timedOut`) is not a new failure.
+    private func failureCode(_ result: NodeResult) -> Int32? {
+        switch result {
+        case .exited(let exit): exit.code == 0 ? nil : exit.code
+        case .failed(let failure, _): failure == .timedOut ? nil : 255
+        case .notStarted: nil
         }
     }
 
