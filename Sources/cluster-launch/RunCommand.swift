@@ -6,12 +6,16 @@ import NineP
 import Glibc
 #endif
 
-/// `cluster-launch [-w HOSTS] -- COMMAND`: the job on every node.
+/// `cluster-launch [-w HOSTS] COMMAND LINE` or `… -- PROGRAM ARGS`: the job on every node.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run COMMAND on every node (the default subcommand).",
         discussion: """
+            Words without -- are one command line (joined with spaces) that the user's login
+            shell runs on each node, as pdsh and clush do: cluster-launch -w node01 'cd /tmp && pwd'.
+            After -- they are the program and its arguments, run exactly (as srun):
+            cluster-launch -w node01 -- ./simulate --steps 1000. A command not found exits 127.
             Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N;
             255 when a node could not be reached or was lost; with -k, the status of the node
             that failed first. Output lines are prefixed "host: "
@@ -85,11 +89,12 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Log debugging details.")
     var verbose = false
 
-    @Argument(parsing: .postTerminator, help: "The command to run on every node.")
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
+        "The command: words joined into one line run by the user's login shell on each node, or after -- an argv run exactly.",
+        valueName: "COMMAND"))
     var command: [String] = []
 
     func validate() throws {
-        guard !command.isEmpty else { throw ValidationError("no command: put it after --, e.g. cluster-launch -w node01 -- hostname") }
         guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
         guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
         for option in sshOptions where !option.contains("=") {
@@ -111,10 +116,11 @@ struct RunCommand: ParsableCommand {
             // Refused before any node is contacted (with --stage the copy has a path of ours).
             do { try Launcher.checkProcsrvPath(procsrvPath) } catch { throw ValidationError(error.description) }
         }
-        let words: [[UInt8]]
-        do { words = try ProcessBytes.wordsAfterTerminator(matching: command) } catch { throw ValidationError(error.description) }
+        let job: (argv: [[UInt8]], runsInLoginShell: Bool)
+        do { job = try ProcessBytes.command(from: ProcessBytes.trailingWords(matching: command)) } catch { throw ValidationError(error.description) }
         var options = LaunchOptions(
-            hosts: Array(selection), command: words, procsrvPath: procsrvPath, workingDirectory: ProcessBytes.currentDirectory())
+            hosts: Array(selection), command: job.argv, procsrvPath: procsrvPath, workingDirectory: ProcessBytes.currentDirectory())
+        options.runsInLoginShell = job.runsInLoginShell
         options.fanout = fanout
         options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
         options.callTimeout = .milliseconds(Int(timeout * 1000))

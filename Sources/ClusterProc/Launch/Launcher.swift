@@ -11,6 +11,9 @@ public struct LaunchOptions: Sendable {
     public var hosts: [String]
     /// The job's argv, byte for byte as the user gave it.
     public var command: [[UInt8]]
+    /// Whether `command` is `sh -c LINE` to run by the node user's login shell instead of
+    /// `sh` (pdsh's and clush's way with words not after `--`).
+    public var runsInLoginShell = false
     /// Nodes being set up at once (`-f`): connecting, starting procsrv, handing over the
     /// job. Every node's job then runs together.
     public var fanout = 64
@@ -147,7 +150,7 @@ public final class Launcher: Sendable {
             let made = FamilyRecord(
                 id: familyID, pid: getpid(), startTime: FamilyRegistry.startTime(of: getpid()) ?? 0,
                 socket: socket, hosts: options.hosts,
-                command: options.command.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " "),
+                command: commandText,
                 started: Int(time(nil)))
             _ = try FamilyRegistry.register(made, environment: environment)
             record = made
@@ -359,7 +362,12 @@ public final class Launcher: Sendable {
                 let reason = (try? await client.read(ctl, offset: 0, count: client.maxIOSize, deadline: .now + options.callTimeout))
                     .map { String(decoding: $0, as: UTF8.self).trimmingSpaces() } ?? ""
                 procsrvErrors.finish()
-                record(host, .failed(.other("job did not start"), "the job did not start: \(reason.isEmpty ? "\(error)" : reason)"))
+                if let status = commandProblem(reason, error) {
+                    sink.message("\(host): \(reason)")
+                    record(host, .exited(.exited(status)))
+                } else {
+                    record(host, .failed(.other("job did not start"), "the job did not start: \(reason.isEmpty ? "\(error)" : reason)"))
+                }
                 return
             }
             async let out: Void = relay(client, jobRoot, "stdout", host: host, error: false)
@@ -382,6 +390,16 @@ public final class Launcher: Sendable {
         }
     }
 
+    /// The status a shell gives a command it cannot run, when `reason` (procsrv's account of
+    /// a failed start) is about the command rather than the directory or the node: 127 for a
+    /// program not found, 126 for one found but not executable (procsrv names the program
+    /// first, as a shell does: `nosuchcmd: command not found`).
+    private func commandProblem(_ reason: String, _ error: any Error) -> Int32? {
+        guard let program = options.command.first, !options.runsInLoginShell,
+              reason.hasPrefix(String(decoding: program, as: UTF8.self) + ": ") else { return nil }
+        return (error as? NinePError)?.errno == .noSuchFileOrDirectory ? 127 : 126
+    }
+
     /// Checks the job against the spec's limits (argument and environment sizes), so a job
     /// no node would take is refused before any is contacted.
     /// - Throws: `JobError` `.badSpec` naming the problem.
@@ -397,7 +415,8 @@ public final class Launcher: Sendable {
             "CLUSTER_PROC_NODELIST=\(HostList(options.hosts).folded())", "CLUSTER_PROC_FAMILY=\(familyID)",
         ].map { Array($0.utf8) }
         return JobSpec(argv: options.command, environment: options.environment + ours,
-                       workingDirectory: options.workingDirectory, readsInput: false)
+                       workingDirectory: options.workingDirectory, readsInput: false,
+                       runsInLoginShell: options.runsInLoginShell)
     }
 
     /// Opens the node's `ctl` (read and write: a read tells why a command failed) and writes
@@ -528,6 +547,12 @@ public final class Launcher: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// The command as `cluster-launch list` shows it: the line a login shell runs, or argv.
+    private var commandText: String {
+        let words = options.runsInLoginShell ? options.command.suffix(1) : options.command[...]
+        return words.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+    }
 
     func sshOptions(for host: String) -> SSHOptions {
         SSHOptions(
