@@ -83,7 +83,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Environment to pass: ALL, NONE, or NAME[,NAME…] (as srun). Default NONE.", valueName: "NAMES"))
     var export: String = "NONE"
 
-    @Flag(name: .long, help: "Open a shell in the family's namespace while the job runs.")
+    @Flag(name: .long, help: "Open your shell in the family's namespace on this terminal while the job runs; the launcher then waits for the job.")
     var shell = false
 
     @Flag(name: .shortAndLong, help: "Log debugging details.")
@@ -166,22 +166,25 @@ struct RunCommand: ParsableCommand {
         let status = Blocking.run {
             async let job = launcher.run(environment: environment)
             if shellWanted {
-                await Self.openShell(familyID: launcher.familyID)
+                await Self.openShell(launcher)
             }
             return await job
         }
         throw ExitCode(status)
     }
 
-    /// Starts `cluster-launch shell ID` once the family's socket is up.
-    static func openShell(familyID: String) async {
-        let environment = processEnvironment()
-        for _ in 0..<200 {
-            if FamilyRegistry.list(environment: environment).contains(where: { $0.id == familyID }) { break }
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        _ = try? await offThePool {
-            try Job.start(argv: [selfPath(), "shell", familyID], environment: environment, logger: Logger(label: "cluster-launch.shell"))
+    /// Runs `cluster-launch shell ID` on the terminal, in its foreground, once every node has
+    /// started the job (or failed); the job goes on meanwhile and the launcher waits for it
+    /// afterwards.
+    static func openShell(_ launcher: Launcher) async {
+        await launcher.everyNodeSettled()
+        let familyID = launcher.familyID
+        let sink = OutputSink()
+        do {
+            let status = try await offThePool { try ForegroundCommand.run([selfPath(), "shell", familyID]) }
+            sink.message("the shell ended (status \(status)); waiting for the job (Ctrl-C interrupts it)")
+        } catch {
+            sink.message("cannot open the shell: \(error)")
         }
     }
 

@@ -98,6 +98,10 @@ public final class Launcher: Sendable {
         var firstFailure: Int32?
         /// The `ctl` fid of every node set up to start (or running) its job.
         var controlFids: [String: RemoteFid] = [:]
+        /// Nodes whose job has started, or that have a result.
+        var settled: Set<String> = []
+        /// Waiting for every node to be settled (``everyNodeSettled()``).
+        var settledWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// What the user asked of the job as a whole.
@@ -212,6 +216,7 @@ public final class Launcher: Sendable {
             state.results[host] = result
             return true
         }
+        settle(host)
         guard first else { return }
         if case .failed(_, let message) = result {
             sink.message("\(host): \(message)")
@@ -237,6 +242,30 @@ public final class Launcher: Sendable {
         case .exited(let exit): exit.code == 0 ? nil : exit.code
         case .failed(let failure, _): failure == .timedOut ? nil : 255
         case .notStarted: nil
+        }
+    }
+
+    /// Notes that `host`'s job has started or ended; wakes ``everyNodeSettled()`` after the last.
+    private func settle(_ host: String) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.settled.insert(host)
+            guard state.settled.count == links.count else { return [] }
+            defer { state.settledWaiters = [] }
+            return state.settledWaiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Returns once every node has started its job or ended (failed, unreachable, not
+    /// started): the family's namespace then shows every node that will ever run it.
+    public func everyNodeSettled() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                guard state.settled.count < links.count else { return true }
+                state.settledWaiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 
@@ -370,6 +399,7 @@ public final class Launcher: Sendable {
                 }
                 return
             }
+            settle(host)
             async let out: Void = relay(client, jobRoot, "stdout", host: host, error: false)
             async let err: Void = relay(client, jobRoot, "stderr", host: host, error: true)
             let wait = try await client.walk(jobRoot, ["wait"])
