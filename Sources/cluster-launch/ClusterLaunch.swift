@@ -11,6 +11,7 @@ struct ClusterLaunch: ParsableCommand {
         discussion: """
             Examples:
               cluster-launch -w 'node[01-04]' -- ./simulate --steps 1000
+              cluster-launch -w 'node[01-04]' 'cd /scratch && ./simulate > out.$(hostname)'
               cluster-launch list
               cluster-launch exec -- cat /proc/node02/4242/status
               cluster-launch shell

@@ -6,14 +6,19 @@ import NineP
 import Glibc
 #endif
 
-/// `cluster-launch [-w HOSTS] -- COMMAND`: the job on every node.
+/// `cluster-launch [-w HOSTS] COMMAND LINE` or `… -- PROGRAM ARGS`: the job on every node.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run COMMAND on every node (the default subcommand).",
         discussion: """
+            Words without -- are one command line (joined with spaces) that the user's login
+            shell runs on each node, as pdsh and clush do: cluster-launch -w node01 'cd /tmp && pwd'.
+            After -- they are the program and its arguments, run exactly (as srun):
+            cluster-launch -w node01 -- ./simulate --steps 1000. A command not found exits 127.
             Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N;
-            255 when a node could not be reached or was lost. Output lines are prefixed "host: "
+            255 when a node could not be reached or was lost; with -k, the status of the node
+            that failed first. Output lines are prefixed "host: "
             (-N drops the prefix, -b gathers identical outputs after the job).
             Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES,
             CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file. The
@@ -30,7 +35,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customShort("x"), help: ArgumentHelp("Exclude hosts (same syntax).", valueName: "HOSTS"))
     var exclude: [String] = []
 
-    @Option(name: .customShort("f"), help: "Fanout: nodes connecting at once.")
+    @Option(name: .customShort("f"), help: "Fanout: nodes being set up (connecting, starting procsrv) at once; every copy of the job then runs together.")
     var fanout: Int = 64
 
     @Option(name: .customShort("t"), help: "Connect timeout in seconds.")
@@ -66,7 +71,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customShort("S"), help: "Exit with the highest remote exit code (always on; accepted for pdsh users).")
     var statusFlag = false
 
-    @Flag(name: .customShort("k"), help: "The first node that fails ends the job everywhere.")
+    @Flag(name: .customShort("k"), help: "The first node that fails (exits non-zero, is signalled, cannot be reached) ends the job everywhere; its status is the launcher's.")
     var killOnFailure = false
 
     @Option(name: .long, help: "procsrv's path on the nodes (default: the procsrv beside this program); a relative path is taken from the current directory, a bare name from the node's PATH; only A-Za-z0-9_./+,:@%=- (it is the remote command).")
@@ -78,17 +83,18 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Environment to pass: ALL, NONE, or NAME[,NAME…] (as srun). Default NONE.", valueName: "NAMES"))
     var export: String = "NONE"
 
-    @Flag(name: .long, help: "Open a shell in the family's namespace while the job runs.")
+    @Flag(name: .long, help: "Open your shell in the family's namespace on this terminal while the job runs; the launcher then waits for the job.")
     var shell = false
 
     @Flag(name: .shortAndLong, help: "Log debugging details.")
     var verbose = false
 
-    @Argument(parsing: .postTerminator, help: "The command to run on every node.")
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
+        "The command: words joined into one line run by the user's login shell on each node, or after -- an argv run exactly.",
+        valueName: "COMMAND"))
     var command: [String] = []
 
     func validate() throws {
-        guard !command.isEmpty else { throw ValidationError("no command: put it after --, e.g. cluster-launch -w node01 -- hostname") }
         guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
         guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
         for option in sshOptions where !option.contains("=") {
@@ -110,10 +116,11 @@ struct RunCommand: ParsableCommand {
             // Refused before any node is contacted (with --stage the copy has a path of ours).
             do { try Launcher.checkProcsrvPath(procsrvPath) } catch { throw ValidationError(error.description) }
         }
-        let words: [[UInt8]]
-        do { words = try ProcessBytes.wordsAfterTerminator(matching: command) } catch { throw ValidationError(error.description) }
+        let job: (argv: [[UInt8]], runsInLoginShell: Bool)
+        do { job = try ProcessBytes.command(from: ProcessBytes.trailingWords(matching: command)) } catch { throw ValidationError(error.description) }
         var options = LaunchOptions(
-            hosts: Array(selection), command: words, procsrvPath: procsrvPath, workingDirectory: ProcessBytes.currentDirectory())
+            hosts: Array(selection), command: job.argv, procsrvPath: procsrvPath, workingDirectory: ProcessBytes.currentDirectory())
+        options.runsInLoginShell = job.runsInLoginShell
         options.fanout = fanout
         options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
         options.callTimeout = .milliseconds(Int(timeout * 1000))
@@ -159,22 +166,25 @@ struct RunCommand: ParsableCommand {
         let status = Blocking.run {
             async let job = launcher.run(environment: environment)
             if shellWanted {
-                await Self.openShell(familyID: launcher.familyID)
+                await Self.openShell(launcher)
             }
             return await job
         }
         throw ExitCode(status)
     }
 
-    /// Starts `cluster-launch shell ID` once the family's socket is up.
-    static func openShell(familyID: String) async {
-        let environment = processEnvironment()
-        for _ in 0..<200 {
-            if FamilyRegistry.list(environment: environment).contains(where: { $0.id == familyID }) { break }
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        _ = try? await offThePool {
-            try Job.start(argv: [selfPath(), "shell", familyID], environment: environment, logger: Logger(label: "cluster-launch.shell"))
+    /// Runs `cluster-launch shell ID` on the terminal, in its foreground, once every node has
+    /// started the job (or failed); the job goes on meanwhile and the launcher waits for it
+    /// afterwards.
+    static func openShell(_ launcher: Launcher) async {
+        await launcher.everyNodeSettled()
+        let familyID = launcher.familyID
+        let sink = OutputSink()
+        do {
+            let status = try await offThePool { try ForegroundCommand.run([selfPath(), "shell", familyID]) }
+            sink.message("the shell ended (status \(status)); waiting for the job (Ctrl-C interrupts it)")
+        } catch {
+            sink.message("cannot open the shell: \(error)")
         }
     }
 

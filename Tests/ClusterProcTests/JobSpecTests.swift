@@ -15,6 +15,8 @@ import Testing
         #expect(try JobSpec(decoding: encoded) == Self.awkward)
         let plain = JobSpec(argv: [Array("true".utf8)])
         #expect(try JobSpec(decoding: try plain.encoded()) == plain)
+        let line = JobSpec(argv: ["sh", "-c", "cd /tmp && pwd"].map { Array($0.utf8) }, runsInLoginShell: true)
+        #expect(try JobSpec(decoding: try line.encoded()) == line)
     }
 
     @Test func everyTruncationIsRefused() throws {
@@ -33,7 +35,7 @@ import Testing
 
     @Test(arguments: [
         ([UInt8]("CPJ2".utf8) + [0], "does not start with"),
-        (JobSpec.magic + [2], "unknown flags 2"),
+        (JobSpec.magic + [4], "unknown flags 4"),
         (JobSpec.magic + [0] + u32(0) + u32(0xffff_ffff), "more than 65536 arguments"),
         (JobSpec.magic + [0] + u32(0) + u32(60000), "truncated in the arguments"),
         (JobSpec.magic + [0] + u32(0) + u32(1) + u32(0xffff_fff0), "longer than 131071 bytes"),

@@ -153,12 +153,19 @@ struct LaunchTests {
 
     @Test func aDeadNodeIsReportedAndTheOthersFinish() async throws {
         let cluster = try await SimCluster.shared()
-        let launcher = try await Self.startJob(cluster, hosts: "node[01-03]", count: 3, command: "sleep", ["sh", "-c", "sleep 3; echo finished"])
+        // The job ends once the test says so (the nodes share /tmp), not after a time a
+        // loaded machine may need just to start it.
+        let done = "/tmp/cluster-proc-dead-node-\(getpid())"
+        unlink(done)
+        defer { unlink(done) }
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-03]", count: 3, command: "sleep",
+                                               ["sh", "-c", "until [ -e \(done) ]; do sleep 1; done; echo finished"])
         // Kill node02's sshd and everything under it (its whole namespace).
         let sshd = try await Self.sshd(cluster, "node02")
         let cps = try await Spawned.run(["\(Self.binaries)/cps", "-j", "\(launcher.pid)", "--timeout", "2"])
         #expect(cps.status == 0, "before the kill every node answers: \(cps.output)")
         kill(sshd, SIGKILL)
+        close(open(done, O_CREAT | O_WRONLY, 0o644))
         let outcome = launcher.finish()
         #expect(outcome.status == 255)
         #expect(outcome.errors.contains("node02"))

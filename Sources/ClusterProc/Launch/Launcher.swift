@@ -11,7 +11,11 @@ public struct LaunchOptions: Sendable {
     public var hosts: [String]
     /// The job's argv, byte for byte as the user gave it.
     public var command: [[UInt8]]
-    /// Nodes connecting at once (`-f`).
+    /// Whether `command` is `sh -c LINE` to run by the node user's login shell instead of
+    /// `sh` (pdsh's and clush's way with words not after `--`).
+    public var runsInLoginShell = false
+    /// Nodes being set up at once (`-f`): connecting, starting procsrv, handing over the
+    /// job. Every node's job then runs together.
     public var fanout = 64
     /// `-t`: connect timeout.
     public var connectTimeout: Duration = .seconds(10)
@@ -28,7 +32,8 @@ public struct LaunchOptions: Sendable {
     public var labelling: LineLabelling = .hostPrefix
     /// `-b`: print identical outputs once, after the job (dshbak -c style).
     public var gather = false
-    /// `-k`: the first failing node ends the job everywhere.
+    /// `-k`: the first node that fails (exits non-zero, is signalled, cannot be reached or
+    /// is lost) ends the job everywhere, and the launcher exits with that node's status.
     public var killOnFailure = false
     /// procsrv's path on the nodes: safe bytes only (``Launcher/checkProcsrvPath(_:)``).
     public var procsrvPath: String
@@ -89,8 +94,14 @@ public final class Launcher: Sendable {
         var interruptedAt: ContinuousClock.Instant?
         var stop = Stop.none
         var gatherer = OutputGatherer()
+        /// With `-k`, the status of the node whose failure ended the job everywhere.
+        var firstFailure: Int32?
         /// The `ctl` fid of every node set up to start (or running) its job.
         var controlFids: [String: RemoteFid] = [:]
+        /// Nodes whose job has started, or that have a result.
+        var settled: Set<String> = []
+        /// Waiting for every node to be settled (``everyNodeSettled()``).
+        var settledWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// What the user asked of the job as a whole.
@@ -143,7 +154,7 @@ public final class Launcher: Sendable {
             let made = FamilyRecord(
                 id: familyID, pid: getpid(), startTime: FamilyRegistry.startTime(of: getpid()) ?? 0,
                 socket: socket, hosts: options.hosts,
-                command: options.command.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " "),
+                command: commandText,
                 started: Int(time(nil)))
             _ = try FamilyRegistry.register(made, environment: environment)
             record = made
@@ -162,20 +173,10 @@ public final class Launcher: Sendable {
                 await killAll(reason: .timedOut)
             }
         }
+        let fanout = Fanout(limit: options.fanout)
         await withTaskGroup(of: Void.self) { group in
-            var started = 0
             for (index, link) in links.enumerated() {
-                if started >= options.fanout {
-                    await group.next()
-                }
-                // After ^C or a kill, nodes not yet begun are not begun at all.
-                let stop = state.withLock { $0.stop }
-                if stop != .none {
-                    notStarted(link, stop)
-                    continue
-                }
-                started += 1
-                group.addTask { await self.runNode(link, index: index) }
+                group.addTask { await self.runNode(link, index: index, turn: await fanout.enter()) }
             }
         }
         watchdog?.cancel()
@@ -206,7 +207,7 @@ public final class Launcher: Sendable {
         if let summary = failureSummary(failures) {
             sink.write(Array("\(summary)\n".utf8), error: true)
         }
-        return status
+        return state.withLock { $0.firstFailure } ?? status
     }
 
     private func record(_ host: String, _ result: NodeResult) {
@@ -215,12 +216,56 @@ public final class Launcher: Sendable {
             state.results[host] = result
             return true
         }
+        settle(host)
         guard first else { return }
-        if case .failed(let failure, let message) = result {
+        if case .failed(_, let message) = result {
             sink.message("\(host): \(message)")
-            if options.killOnFailure, failure != .timedOut {
-                Task { await killAll(reason: .other("another node failed")) }
+        }
+        guard options.killOnFailure, let code = failureCode(result) else { return }
+        // srun's -K: the first node that fails ends the job everywhere, and its status is
+        // the launcher's (the copies killed for it would otherwise say 137).
+        let firstFailure = state.withLock { state -> Bool in
+            guard state.stop != .killed, state.firstFailure == nil else { return false }
+            state.firstFailure = code
+            return true
+        }
+        if firstFailure {
+            Task { await killAll(reason: .other("another node failed")) }
+        }
+    }
+
+    /// The status a node's end gives the launcher when it counts as a failure for `-k`: a
+    /// non-zero exit, a signal, a node that could not be reached or was lost. A node given
+    /// up by a kill already under way (`.timedOut`) is not a new failure.
+    private func failureCode(_ result: NodeResult) -> Int32? {
+        switch result {
+        case .exited(let exit): exit.code == 0 ? nil : exit.code
+        case .failed(let failure, _): failure == .timedOut ? nil : 255
+        case .notStarted: nil
+        }
+    }
+
+    /// Notes that `host`'s job has started or ended; wakes ``everyNodeSettled()`` after the last.
+    private func settle(_ host: String) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.settled.insert(host)
+            guard state.settled.count == links.count else { return [] }
+            defer { state.settledWaiters = [] }
+            return state.settledWaiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Returns once every node has started its job or ended (failed, unreachable, not
+    /// started): the family's namespace then shows every node that will ever run it.
+    public func everyNodeSettled() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                guard state.settled.count < links.count else { return true }
+                state.settledWaiters.append(continuation)
+                return false
             }
+            if now { continuation.resume() }
         }
     }
 
@@ -230,8 +275,17 @@ public final class Launcher: Sendable {
         record(link.host, .notStarted(signal: stop.signal))
     }
 
-    private func runNode(_ link: NodeLink, index: Int) async {
+    /// Sets up one node while it holds `turn` (a place among the `-f` being set up at once),
+    /// gives the place back once the job is ready to start there, and runs it to the end.
+    private func runNode(_ link: NodeLink, index: Int, turn: Fanout.Turn) async {
+        defer { turn.end() }
         let host = link.host
+        // After ^C or a kill, nodes not yet begun are not begun at all.
+        let stopped = state.withLock { $0.stop }
+        if stopped != .none {
+            notStarted(link, stopped)
+            return
+        }
         let session: SSHSession
         do {
             session = try await SSHSession.connect(sshOptions(for: host), logger: logger)
@@ -258,7 +312,7 @@ public final class Launcher: Sendable {
                 return
             }
         }
-        await runJob(link, index: index, session: session, procsrv: remoteProcsrv)
+        await runJob(link, index: index, session: session, procsrv: remoteProcsrv, turn: turn)
         if remoteProcsrv != options.procsrvPath {
             // Awaited before the session closes: the copy must not outlive the job.
             do {
@@ -277,7 +331,7 @@ public final class Launcher: Sendable {
     }
 
     /// Runs the job through procsrv on one node and records how it ended.
-    private func runJob(_ link: NodeLink, index: Int, session: SSHSession, procsrv remoteProcsrv: String) async {
+    private func runJob(_ link: NodeLink, index: Int, session: SSHSession, procsrv remoteProcsrv: String, turn: Fanout.Turn) async {
         let host = link.host
         let procsrvErrors = LineRelay(host: host, sink: sink, labelling: options.labelling, error: true)
         let channel: SSHChannel
@@ -314,6 +368,7 @@ public final class Launcher: Sendable {
                 record(host, .failed(.other("job did not start"), "cannot hand the job to procsrv: \(error)"))
                 return
             }
+            turn.end()
             // Under the lock with the interrupt's own look at the fids: either the interrupt
             // sees this node's ctl and tells it, or this node sees the interrupt and stops here.
             let stop = state.withLock { state in
@@ -336,9 +391,15 @@ public final class Launcher: Sendable {
                 let reason = (try? await client.read(ctl, offset: 0, count: client.maxIOSize, deadline: .now + options.callTimeout))
                     .map { String(decoding: $0, as: UTF8.self).trimmingSpaces() } ?? ""
                 procsrvErrors.finish()
-                record(host, .failed(.other("job did not start"), "the job did not start: \(reason.isEmpty ? "\(error)" : reason)"))
+                if let status = commandProblem(reason, error) {
+                    sink.message("\(host): \(reason)")
+                    record(host, .exited(.exited(status)))
+                } else {
+                    record(host, .failed(.other("job did not start"), "the job did not start: \(reason.isEmpty ? "\(error)" : reason)"))
+                }
                 return
             }
+            settle(host)
             async let out: Void = relay(client, jobRoot, "stdout", host: host, error: false)
             async let err: Void = relay(client, jobRoot, "stderr", host: host, error: true)
             let wait = try await client.walk(jobRoot, ["wait"])
@@ -359,6 +420,16 @@ public final class Launcher: Sendable {
         }
     }
 
+    /// The status a shell gives a command it cannot run, when `reason` (procsrv's account of
+    /// a failed start) is about the command rather than the directory or the node: 127 for a
+    /// program not found, 126 for one found but not executable (procsrv names the program
+    /// first, as a shell does: `nosuchcmd: command not found`).
+    private func commandProblem(_ reason: String, _ error: any Error) -> Int32? {
+        guard let program = options.command.first, !options.runsInLoginShell,
+              reason.hasPrefix(String(decoding: program, as: UTF8.self) + ": ") else { return nil }
+        return (error as? NinePError)?.errno == .noSuchFileOrDirectory ? 127 : 126
+    }
+
     /// Checks the job against the spec's limits (argument and environment sizes), so a job
     /// no node would take is refused before any is contacted.
     /// - Throws: `JobError` `.badSpec` naming the problem.
@@ -374,7 +445,8 @@ public final class Launcher: Sendable {
             "CLUSTER_PROC_NODELIST=\(HostList(options.hosts).folded())", "CLUSTER_PROC_FAMILY=\(familyID)",
         ].map { Array($0.utf8) }
         return JobSpec(argv: options.command, environment: options.environment + ours,
-                       workingDirectory: options.workingDirectory, readsInput: false)
+                       workingDirectory: options.workingDirectory, readsInput: false,
+                       runsInLoginShell: options.runsInLoginShell)
     }
 
     /// Opens the node's `ctl` (read and write: a read tells why a command failed) and writes
@@ -505,6 +577,12 @@ public final class Launcher: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// The command as `cluster-launch list` shows it: the line a login shell runs, or argv.
+    private var commandText: String {
+        let words = options.runsInLoginShell ? options.command.suffix(1) : options.command[...]
+        return words.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+    }
 
     func sshOptions(for host: String) -> SSHOptions {
         SSHOptions(

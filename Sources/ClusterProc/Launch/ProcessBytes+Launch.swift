@@ -1,20 +1,39 @@
 /// The launcher's own use of its process's bytes: the job's words and what `--export` passes.
 extension ProcessBytes {
-    /// The words after the first `--` of this process's argv.
+    /// The last `parsed.count` words of this process's argv, where the argument parser took
+    /// the command from (it captures everything from the command on).
     /// - Parameter parsed: the same words as the argument parser gave them, to check that
-    ///   these are the ones it took for the command.
+    ///   these are the ones it took.
     /// - Throws: ``LaunchError`` when they do not match (then the raw words cannot be told).
-    public static func wordsAfterTerminator(matching parsed: [String]) throws(LaunchError) -> [[UInt8]] {
-        let argv = arguments()
-        let terminator = Array("--".utf8)
-        guard let index = argv.dropFirst().firstIndex(of: terminator) else {
-            throw LaunchError("cannot find -- in the argument list")
-        }
-        let words = Array(argv[(index + 1)...])
+    public static func trailingWords(matching parsed: [String]) throws(LaunchError) -> [[UInt8]] {
+        let argv = arguments().dropFirst()
+        guard parsed.count <= argv.count else { throw LaunchError("the command's words are not in the argument list") }
+        let words = Array(argv.suffix(parsed.count))
         guard words.map({ String(decoding: $0, as: UTF8.self) }) == parsed else {
-            throw LaunchError("the command's words after -- do not match the argument list")
+            throw LaunchError("the command's words do not match the argument list")
         }
         return words
+    }
+
+    /// The job's argv for the words the user gave (``trailingWords(matching:)``), and whether
+    /// it runs by the node user's login shell: after `--` the words are argv exactly (srun's
+    /// way); without it they are one command line, joined with spaces, for `sh -c` (pdsh's
+    /// and clush's way), whose `sh` the node replaces with the user's login shell.
+    /// - Throws: ``LaunchError`` for no command, or an option where the command should begin.
+    public static func command(from words: [[UInt8]]) throws(LaunchError) -> (argv: [[UInt8]], runsInLoginShell: Bool) {
+        let terminator = Array("--".utf8)
+        if words.first == terminator {
+            guard words.count > 1 else { throw LaunchError("no command after --") }
+            return (Array(words.dropFirst()), false)
+        }
+        guard let first = words.first else {
+            throw LaunchError("no command: e.g. cluster-launch -w node01 hostname, or -- PROGRAM ARGS to run argv exactly")
+        }
+        if first.first == UInt8(ascii: "-") {
+            throw LaunchError("unknown option \(String(decoding: first, as: UTF8.self)) (put the command after -- if it begins with -)")
+        }
+        let line = Array(words.joined(separator: [UInt8(ascii: " ")]))
+        return ([Array("sh".utf8), Array("-c".utf8), line], true)
     }
 
     /// The entries `--export` chooses (srun's syntax): `NONE` (or empty), `ALL` (less `_`,

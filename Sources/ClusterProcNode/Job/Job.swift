@@ -83,7 +83,8 @@ public final class Job: Sendable {
     /// The program is found as `execvp` would (searching the job's `PATH`), started with
     /// `posix_spawn` in a new session, with its standard input, output and error on pipes,
     /// no other descriptor, an empty signal mask and every signal at its default disposition.
-    /// argv, environment and working directory are passed on byte for byte.
+    /// argv, environment and working directory are passed on byte for byte (but for argv[0]
+    /// of a spec that ``JobSpec/runsInLoginShell``).
     /// - Parameters:
     ///   - spec: what to start; its environment entries are added to `environment`.
     ///   - environment: the `NAME=VALUE` entries the job's environment starts from (procsrv
@@ -104,7 +105,8 @@ public final class Job: Sendable {
         ignoreBrokenPipes
         let marker = "\(getpid()).\(jobCounter.wrappingAdd(1, ordering: .relaxed).newValue).\(UInt32.random(in: .min ... .max))"
         let variables = spec.environment(over: environment) + [Array("\(markerVariable)=\(marker)".utf8)]
-        let spawned = try JobSpawn.spawn(argv: spec.argv, environment: variables, workingDirectory: spec.workingDirectory)
+        let argv = spec.runsInLoginShell ? [JobSpawn.loginShell()] + spec.argv.dropFirst() : spec.argv
+        let spawned = try JobSpawn.spawn(argv: argv, environment: variables, workingDirectory: spec.workingDirectory)
         let job = Job(spawned: spawned, marker: marker, outputBufferSize: outputBufferSize, logger: logger)
         if !spec.readsInput { job.closeInput() }
         logger.debug("job started", metadata: ["pid": "\(spawned.pid)", "argc": "\(spec.argv.count)", "marker": "\(marker)"])

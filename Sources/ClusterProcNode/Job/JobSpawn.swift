@@ -171,6 +171,15 @@ enum JobSpawn {
         throw JobError(.commandNotFound, "\(printable(command)): command not found", errno: .noSuchFileOrDirectory)
     }
 
+    /// The login shell of the user this process runs as, from the password database (not
+    /// `$SHELL`, which is the caller's); `/bin/sh` when the entry names none.
+    static func loginShell() -> [UInt8] {
+        guard let entry = getpwuid(getuid()), let shell = entry.pointee.pw_shell, shell.pointee != 0 else {
+            return Array("/bin/sh".utf8)
+        }
+        return Array(UnsafeBufferPointer(start: shell, count: strlen(shell))).map { UInt8(bitPattern: $0) }
+    }
+
     /// A word as a message shows it (invalid UTF-8 repaired; the word itself is never changed).
     static func printable(_ word: [UInt8]) -> String {
         String(decoding: word, as: UTF8.self)

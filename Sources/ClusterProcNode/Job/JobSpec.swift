@@ -11,7 +11,8 @@ import NineP
 /// ```
 /// magic[4]      "CPJ1"
 /// flags[1]      bit 0: the job's stdin is fed through the `stdin` file; clear, the job
-///               reads end of file at once. Other bits must be 0.
+///               reads end of file at once. Bit 1: argv[0] is replaced by the login
+///               shell of procsrv's user (as pdsh's `$SHELL -c LINE`). Other bits must be 0.
 /// dir[4] bytes  the working directory; length 0: procsrv's own
 /// argc[4]       then argc words, each len[4] bytes: argv, argv[0] naming the program
 /// envc[4]       then envc entries, each len[4] bytes: NAME=VALUE
@@ -32,12 +33,18 @@ public struct JobSpec: Sendable, Equatable {
     /// Whether the job's stdin comes through the `stdin` file; when false it reads end of
     /// file at once (what a launcher that forwards nothing wants).
     public var readsInput: Bool
+    /// Whether `argv[0]` is replaced, on the node, by the login shell of the user procsrv
+    /// runs as (its password entry's shell, `/bin/sh` when it names none): with argv
+    /// `["sh", "-c", LINE]`, the line runs as it would typed at the user's own prompt there.
+    public var runsInLoginShell: Bool
 
-    public init(argv: [[UInt8]], environment: [[UInt8]] = [], workingDirectory: [UInt8]? = nil, readsInput: Bool = true) {
+    public init(argv: [[UInt8]], environment: [[UInt8]] = [], workingDirectory: [UInt8]? = nil, readsInput: Bool = true,
+                runsInLoginShell: Bool = false) {
         self.argv = argv
         self.environment = environment
         self.workingDirectory = workingDirectory
         self.readsInput = readsInput
+        self.runsInLoginShell = runsInLoginShell
     }
 
     /// The first bytes of every encoded spec: the format and its version.
@@ -52,6 +59,7 @@ public struct JobSpec: Sendable, Equatable {
     public static let maximumDirectoryLength = 4095
 
     private static let readsInputFlag: UInt8 = 1
+    private static let loginShellFlag: UInt8 = 2
 
     /// The job's whole environment: `base` with this spec's entries added, an entry of the
     /// spec replacing one of `base` with the same name (the last of the spec wins).
@@ -115,7 +123,7 @@ public struct JobSpec: Sendable, Equatable {
         try validate()
         var writer = WireWriter(reservingCapacity: encodedSize)
         writer.writeBytes(Self.magic)
-        writer.writeUInt8(readsInput ? Self.readsInputFlag : 0)
+        writer.writeUInt8((readsInput ? Self.readsInputFlag : 0) | (runsInLoginShell ? Self.loginShellFlag : 0))
         let directory = workingDirectory ?? []
         writer.writeUInt32(UInt32(directory.count))
         writer.writeBytes(directory)
@@ -141,7 +149,7 @@ public struct JobSpec: Sendable, Equatable {
             throw Self.bad("does not start with \"CPJ1\" (not a job spec, or another version)")
         }
         guard let flags = reader.readUInt8() else { throw Self.bad("truncated") }
-        guard flags & ~Self.readsInputFlag == 0 else { throw Self.bad("unknown flags \(flags)") }
+        guard flags & ~(Self.readsInputFlag | Self.loginShellFlag) == 0 else { throw Self.bad("unknown flags \(flags)") }
         func word(_ what: String, limit: Int) throws(JobError) -> [UInt8] {
             guard let length = reader.readUInt32() else { throw Self.bad("truncated before \(what)") }
             guard Int(length) <= limit else { throw Self.bad("\(what) is longer than \(limit) bytes") }
@@ -164,7 +172,7 @@ public struct JobSpec: Sendable, Equatable {
         let environment = try list("environment entry", "environment entries")
         guard reader.readableBytes == 0 else { throw Self.bad("\(reader.readableBytes) bytes after the end") }
         self.init(argv: argv, environment: environment, workingDirectory: directory.isEmpty ? nil : directory,
-                  readsInput: flags & Self.readsInputFlag != 0)
+                  readsInput: flags & Self.readsInputFlag != 0, runsInLoginShell: flags & Self.loginShellFlag != 0)
         try validate()
     }
 }
