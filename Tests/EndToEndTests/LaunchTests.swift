@@ -151,6 +151,40 @@ struct LaunchTests {
         #expect(large.output == reference.output)
     }
 
+    /// What scripts rely on in ps: `-o pid=` prints values alone, nothing matched exits 1,
+    /// `k -rss` and `--sort -rss` sort, `-C` selects by name.
+    @Test func cpsAnswersScriptsAsPsDoes() async throws {
+        let cluster = try await SimCluster.shared()
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-02]", count: 2, command: "sleep", ["sleep", "600"])
+        defer {
+            launcher.signal(SIGINT)
+            _ = launcher.finish()
+        }
+        let cps = { (arguments: [String]) in try await Spawned.run(["\(Self.binaries)/cps", "-j", "\(launcher.pid)"] + arguments) }
+        let bare = try await cps(["-o", "pid=", "--no-host"])
+        #expect(bare.status == 0, "\(bare.errors)")
+        #expect(!bare.output.isEmpty && bare.output.split(separator: "\n").allSatisfy { Int32($0.trimmingCharacters(in: .whitespaces)) != nil }, "\(bare.output)")
+        let withHost = try await cps(["-o", "pid="])
+        #expect(withHost.output.split(separator: "\n").allSatisfy { $0.hasPrefix("node0") }, "no header line: \(withHost.output)")
+
+        let byName = try await cps(["-C", "sleep", "-o", "comm="])
+        #expect(byName.status == 0, "\(byName.errors)")
+        #expect(byName.output.split(separator: "\n").filter { $0.hasSuffix(" sleep") }.count == 2, "\(byName.output)")
+        let noName = try await cps(["-C", "no-such-command"])
+        #expect(noName.status == 1)
+        #expect(noName.output.hasPrefix("HOST"), "the header alone: \(noName.output)")
+        let notInFamily = try await cps(["-w", "node01,node09"])
+        #expect(notInFamily.status == 1)
+        #expect(notInFamily.errors.contains("node09 is not in the family"), "\(notInFamily.errors)")
+
+        for arguments in [["-e", "--sort", "-rss", "-o", "rss="], ["ax", "k", "-rss", "-o", "rss="]] {
+            let sorted = try await cps(arguments + ["--no-host"])
+            #expect(sorted.status == 0, "\(arguments): \(sorted.errors)")
+            let values = sorted.output.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            #expect(values.count > 4 && values == values.sorted(by: >), "\(arguments): \(sorted.output)")
+        }
+    }
+
     @Test func aDeadNodeIsReportedAndTheOthersFinish() async throws {
         let cluster = try await SimCluster.shared()
         let launcher = try await Self.startJob(cluster, hosts: "node[01-03]", count: 3, command: "sleep", ["sh", "-c", "sleep 3; echo finished"])

@@ -71,10 +71,13 @@ public struct ColumnList: Sendable, Equatable {
         ColumnList(columns: columns.filter { $0.field != .host })
     }
 
-    /// This list with `host` first, unless it already has one.
+    /// This list with `host` first, unless it already has one. When every header of the
+    /// list is empty the host's is too, so that `-o pid=` prints no header line, as ps.
     public func withHost() -> ColumnList {
         if columns.contains(where: { $0.field == .host }) { return self }
-        return ColumnList(columns: [Column(named: "host")!] + columns)
+        guard var host = Column(named: "host") else { return self }
+        if !hasHeader { host.header = "" }
+        return ColumnList(columns: [host] + columns)
     }
 
     /// Whether any header is non-empty (ps prints no header line when all are empty).
