@@ -15,8 +15,9 @@ struct Cps: AsyncParsableCommand {
         discussion: """
             The family is the one whose namespace you are in, the one named by -j, or the only
             one running. Columns and sort keys are procps's: -o pid,ppid,user,stat,pcpu,pmem,rss,
-            vsz,etime,time,nlwp,psr,wchan,comm,args …, --sort=-pcpu,rss (or BSD k -pcpu). A node that does not
-            answer prints one DOWN row, and cps exits with status 1.
+            vsz,etime,time,nlwp,lwp,psr,policy,rtprio,min_flt,maj_flt,wchan,cgroup,comm,args …,
+            --sort=-pcpu,rss (or BSD k -pcpu). A node that does not answer prints one DOWN row,
+            and cps exits with status 1, as it does when -p/-u/-C matched nothing.
               cps                       the job's processes on every node
               cps -e -w 'node[01-02]'   every process of two nodes
               cps aux                   BSD style: every process, user format

@@ -28,7 +28,7 @@ enum LocalProc {
     static func record(_ pid: Int32, host: String = "local") -> ProcessRecord? {
         guard let stat = read("/proc/\(pid)/stat"), let cmdline = read("/proc/\(pid)/cmdline") else { return nil }
         return try? ProcessRecord(host: host, pid: pid, stat: stat, status: read("/proc/\(pid)/status"),
-                                  cmdline: cmdline, wchan: read("/proc/\(pid)/wchan"))
+                                  cmdline: cmdline, wchan: read("/proc/\(pid)/wchan"), cgroup: read("/proc/\(pid)/cgroup"))
     }
 
     static func allPids() -> [Int32] {
@@ -152,10 +152,33 @@ struct StatusLocalProcTests {
         #expect(record.vszKiB > 0 && record.nlwp == 1)
     }
 
+    /// Under each scheduling policy (chrt), the thread, fault, scheduling and cgroup columns,
+    /// with cgroup both inside the line (cut to its width) and last.
+    @Test(arguments: [[], ["-b", "0"], ["-i", "0"], ["-f", "10"], ["-r", "5"]])
+    func schedulingFaultAndCgroupColumnsMatchPs(_ policy: [String]) throws {
+        let sleeper = policy.isEmpty ? try LocalProc.sleeper() : try LocalProc.sleeper("/usr/bin/chrt", policy + ["/bin/sleep", "100"])
+        defer { LocalProc.stop(sleeper) }
+        let pid = sleeper.processIdentifier
+        #expect(LocalProc.waitAsleep(pid, comm: "sleep"))
+        let context = StatusContext(nodes: ["local": try LocalProc.node()])
+        for spec in [
+            "pid,lwp,tid,spid,maj_flt,min_flt,majflt,minflt,rtprio,policy,cls,class,sched,psr,wchan,cgroup",
+            "cgroup,pid,cgroup:5,rtprio=R,cls=,wchan:3,lwp",
+        ] {
+            let theirs = try LocalProc.run("/bin/ps", ["-o", spec, "-p", String(pid)])
+            let record = try #require(LocalProc.record(pid))
+            let ours = StatusTable(columns: try ColumnList(specs: [spec]), layout: .procps).render([record], context: context)
+            #expect(ours == theirs, "chrt \(policy): \(spec)")
+        }
+        let record = try #require(LocalProc.record(pid))
+        #expect(record.minorFaults > 0 && record.cgroup != "")
+    }
+
     @Test(arguments: [
         ["-o", "pid,ppid,pgid,sid,user,uid,ruser,group,stat,s,pcpu,pmem,rss,vsz,etime,etimes,time,nlwp,psr,wchan,comm,args"],
         ["-o", "%cpu,%mem,cmd,command,ucmd,ucomm,rssize,rsz,vsize,thcount,cputime,pgrp,sess,euser,uname,state,tty,ni,pri,start,stime,lstart"],
         ["-o", "pid=Process,user=WhoRunsThis,args=Cmd"],
+        ["-o", "lwp,tid,spid,maj_flt,min_flt,majflt,minflt,rtprio,policy,cls,class,sched,cgroup,pid"],
         ["-f"], ["-l"], ["u"],
     ])
     func headerLineMatchesPs(_ arguments: [String]) throws {

@@ -8,7 +8,8 @@ enum LocalSnapshot {
         let processes = (pids ?? LocalProc.allPids()).compactMap { pid -> FamilySnapshot.ProcessFiles? in
             guard let stat = LocalProc.read("/proc/\(pid)/stat"), let status = LocalProc.read("/proc/\(pid)/status"),
                   let cmdline = LocalProc.read("/proc/\(pid)/cmdline") else { return nil }
-            return FamilySnapshot.ProcessFiles(pid: pid, stat: stat, status: status, cmdline: cmdline, wchan: LocalProc.read("/proc/\(pid)/wchan"))
+            return FamilySnapshot.ProcessFiles(pid: pid, stat: stat, status: status, cmdline: cmdline, wchan: LocalProc.read("/proc/\(pid)/wchan"),
+                                              cgroup: LocalProc.read("/proc/\(pid)/cgroup"))
         }
         return FamilySnapshot(nodes: [.up(
             host: host, uptime: try #require(LocalProc.read("/proc/uptime")), meminfo: try #require(LocalProc.read("/proc/meminfo")),

@@ -177,6 +177,15 @@ struct LaunchTests {
         #expect(notInFamily.status == 1)
         #expect(notInFamily.errors.contains("node09 is not in the family"), "\(notInFamily.errors)")
 
+        // Columns that need more of the node's snapshot than ps's defaults, as ps on the node prints them.
+        // cps aligns rather than cuts: a wide wchan keeps ps from cutting it.
+        let columns = "pid,lwp,min_flt,maj_flt,rtprio,policy,psr,wchan:64,cgroup"
+        let onNode = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "ps", "-C", "sleep", "-o", columns])
+        let fromCps = try await cps(["-w", "node02", "--no-host", "-C", "sleep", "-o", columns])
+        #expect(fromCps.output.split(separator: "\n").count == 2, "\(fromCps.output)")
+        let words = { (text: String) in text.split(whereSeparator: \.isWhitespace) }
+        #expect(words(fromCps.output) == words(onNode.output))
+
         for arguments in [["-e", "--sort", "-rss", "-o", "rss="], ["ax", "k", "-rss", "-o", "rss="]] {
             let sorted = try await cps(arguments + ["--no-host"])
             #expect(sorted.status == 0, "\(arguments): \(sorted.errors)")

@@ -30,6 +30,8 @@ public struct FamilySnapshot: Sendable {
         public var status: [UInt8]
         public var cmdline: [UInt8]
         public var wchan: [UInt8]?
+        /// Only in a node's `ps` snapshot: a node read file by file shows `-`.
+        public var cgroup: [UInt8]? = nil
     }
 
     public enum NodeSnapshot: Sendable {
@@ -138,7 +140,8 @@ public struct FamilySnapshot: Sendable {
                 guard let stat = process.files["stat"] else { return nil }
                 return ProcessFiles(
                     pid: process.pid, stat: stat, status: process.files["status"] ?? [],
-                    cmdline: process.files["cmdline"] ?? [], wchan: wchan ? process.files["wchan"] : nil)
+                    cmdline: process.files["cmdline"] ?? [], wchan: wchan ? process.files["wchan"] : nil,
+                    cgroup: process.files["cgroup"])
             }
             return .up(
                 host: host, uptime: uptime, meminfo: meminfo, stat: snapshot.node["stat"] ?? [],

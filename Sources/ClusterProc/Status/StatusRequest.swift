@@ -118,7 +118,7 @@ public struct StatusRequest: Sendable {
                 infos[host] = info
                 var count = 0
                 for files in processes {
-                    guard let record = try? ProcessRecord(host: host, pid: files.pid, stat: files.stat, status: files.status, cmdline: files.cmdline, wchan: files.wchan),
+                    guard let record = try? ProcessRecord(host: host, pid: files.pid, stat: files.stat, status: files.status, cmdline: files.cmdline, wchan: files.wchan, cgroup: files.cgroup),
                           filter.matches(record, users: users) else { continue }
                     records.append(record)
                     count += 1
