@@ -25,7 +25,7 @@ struct Cps: AsyncParsableCommand {
     )
 
     @Option(name: .customShort("j"), help: "The family's id (see cluster-launch list).") var family: String?
-    @Flag(name: [.customShort("e"), .customShort("A")], help: "Every process of the nodes, not only the job's.") var everything = false
+    @Flag(name: [.customShort("e"), .customShort("A"), .customShort("x")], help: "Every process of the nodes, not only the job's (-x as BSD x).") var everything = false
     @Option(name: .customShort("u"), help: ArgumentHelp("Only processes of these users (names or ids, comma separated).", valueName: "USERS")) var users: [String] = []
     @Option(name: .customShort("p"), help: ArgumentHelp("Only these PIDs (comma separated).", valueName: "PIDS")) var pids: [String] = []
     @Option(name: .customShort("C"), help: ArgumentHelp("Only processes with these command names (comma separated).", valueName: "NAMES")) var commands: [String] = []

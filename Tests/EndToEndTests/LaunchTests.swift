@@ -186,7 +186,7 @@ struct LaunchTests {
         let words = { (text: String) in text.split(whereSeparator: \.isWhitespace) }
         #expect(words(fromCps.output) == words(onNode.output))
 
-        for arguments in [["-e", "--sort", "-rss", "-o", "rss="], ["ax", "k", "-rss", "-o", "rss="]] {
+        for arguments in [["-e", "--sort", "-rss", "-o", "rss="], ["ax", "k", "-rss", "-o", "rss="], ["-x", "--sort=-rss", "-o", "rss="]] {
             let sorted = try await cps(arguments + ["--no-host"])
             #expect(sorted.status == 0, "\(arguments): \(sorted.errors)")
             let values = sorted.output.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
