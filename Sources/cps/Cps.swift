@@ -31,6 +31,8 @@ struct Cps: AsyncParsableCommand {
     @Option(name: .customShort("C"), help: ArgumentHelp("Only processes with these command names (comma separated).", valueName: "NAMES")) var commands: [String] = []
     @Option(name: [.customShort("w"), .customShort("n")], help: ArgumentHelp("Only these nodes: node[01-04], …", valueName: "HOSTS")) var hosts: [String] = []
     @Option(name: .customShort("o"), help: ArgumentHelp("Columns, as ps -o.", valueName: "FORMAT")) var format: [String] = []
+    @Flag(name: .customShort("L"), help: "A row per thread, with an LWP column.") var lwp = false
+    @Flag(name: .customShort("T"), help: "A row per thread, with an SPID column.") var spid = false
     @Flag(name: .customShort("f"), help: "Full format (UID PID PPID C STIME TTY TIME CMD).") var full = false
     @Flag(name: .customShort("l"), help: "Long format.") var long = false
     @Option(name: .long, help: ArgumentHelp("Sort keys, e.g. -pcpu,rss.", valueName: "KEYS")) var sort: [String] = []
@@ -66,6 +68,7 @@ struct Cps: AsyncParsableCommand {
         options.noHost = noHost
         options.json = json
         options.watch = watch != nil
+        options.threads = lwp ? .lwp : (spid ? .spid : nil)
         return try StatusRequest(options)
     }
 
@@ -96,7 +99,7 @@ struct Cps: AsyncParsableCommand {
             do {
                 snapshot = try await FamilySnapshot.read(
                     socket: record.socket, hosts: request.hosts.map(Set.init), selection: request.selection,
-                    wchan: request.needsWchan, timeout: .milliseconds(Int(timeout * 1000)))
+                    wchan: request.needsWchan, threads: request.threads, timeout: .milliseconds(Int(timeout * 1000)))
             } catch {
                 throw CpsFailure("cannot read family \(record.id): \(error)")
             }

@@ -4,12 +4,21 @@ import Testing
 
 /// A family snapshot of the local machine alone, as host `local`.
 enum LocalSnapshot {
-    static func read(pids: [Int32]? = nil, host: String = "local") throws -> FamilySnapshot {
+    static func read(pids: [Int32]? = nil, host: String = "local", threads: Bool = false) throws -> FamilySnapshot {
         let processes = (pids ?? LocalProc.allPids()).compactMap { pid -> FamilySnapshot.ProcessFiles? in
             guard let stat = LocalProc.read("/proc/\(pid)/stat"), let status = LocalProc.read("/proc/\(pid)/status"),
                   let cmdline = LocalProc.read("/proc/\(pid)/cmdline") else { return nil }
-            return FamilySnapshot.ProcessFiles(pid: pid, stat: stat, status: status, cmdline: cmdline, wchan: LocalProc.read("/proc/\(pid)/wchan"),
-                                              cgroup: LocalProc.read("/proc/\(pid)/cgroup"))
+            var files = FamilySnapshot.ProcessFiles(pid: pid, stat: stat, status: status, cmdline: cmdline, wchan: LocalProc.read("/proc/\(pid)/wchan"),
+                                                    cgroup: LocalProc.read("/proc/\(pid)/cgroup"))
+            if threads {
+                let tids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).compactMap { Int32($0) }.sorted()
+                files.threads = tids.compactMap { tid in
+                    LocalProc.read("/proc/\(pid)/task/\(tid)/stat").map {
+                        FamilySnapshot.ThreadFiles(tid: tid, stat: $0, wchan: LocalProc.read("/proc/\(pid)/task/\(tid)/wchan"))
+                    }
+                }
+            }
+            return files
         }
         return FamilySnapshot(nodes: [.up(
             host: host, uptime: try #require(LocalProc.read("/proc/uptime")), meminfo: try #require(LocalProc.read("/proc/meminfo")),
@@ -131,6 +140,54 @@ struct StatusRequestTests {
         let values = ours.text.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         #expect(values.count > 4)
         #expect(values == values.sorted(by: >))
+    }
+}
+
+@Suite("cps -L and -T against the local ps", .serialized)
+struct StatusThreadTests {
+    @Test(arguments: [(["-L"], ColumnList.ThreadColumn.lwp), (["-T"], .spid), (["-Lf"], .lwp), (["-Tf"], .spid),
+                      (["-Ll"], .lwp), (["-Tl"], .spid), (["-L", "u"], .lwp), (["-T", "u"], .spid)])
+    func presetHeadersMatchPs(_ arguments: [String], _ thread: ColumnList.ThreadColumn) throws {
+        // Plain -L and -T change cps's own default as they change ps's: the thread's column after PID.
+        let psArguments = arguments.count == 1 && arguments[0].count == 2
+            ? ["-o", "pid,\(thread == .lwp ? "lwp" : "spid"),user,s,pcpu,rss,etime,cmd"] : arguments
+        let theirs = try LocalProc.run("/bin/ps", psArguments + ["-p", "1"]).split(separator: "\n").first.map(String.init)
+        var options = StatusRequest.Options()
+        options.threads = thread
+        options.full = arguments[0].contains("f")
+        options.long = arguments[0].contains("l")
+        options.bsd = arguments.count > 1 ? [arguments[1]] : []
+        options.noHost = true
+        let columns = try StatusRequest(options).columns
+        let ours = StatusTable(columns: columns, layout: .procps).lines([], context: StatusContext(nodes: [:])).first
+        #expect(ours == theirs)
+    }
+
+    @Test func aRowPerThreadAsPsShows() throws {
+        let script = "import threading, time\nfor n in range(3):\n    threading.Thread(target=time.sleep, args=(100,), name='t%d' % n).start()\ntime.sleep(100)\n"
+        let python = try LocalProc.sleeper("/usr/bin/python3", ["-c", script])
+        defer { LocalProc.stop(python) }
+        let pid = python.processIdentifier
+        #expect(LocalProc.waitFor {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"))?.count == 4
+                && LocalProc.record(pid)?.state == "S"
+        })
+        let spec = "pid,lwp,spid,tid,nlwp,comm,stat,psr,wchan:32,time,rtprio,policy,args"
+        let theirs = try LocalProc.run("/bin/ps", ["-L", "-o", spec, "-p", String(pid)])
+        var options = StatusRequest.Options()
+        options.threads = .lwp
+        options.format = [spec]
+        options.noHost = true
+        options.pids = [String(pid)]
+        let request = try StatusRequest(options)
+        let output = request.render(try LocalSnapshot.read(pids: [pid], threads: true))
+        // cps aligns its columns; each row's words are ps's.
+        let words = { (text: String) in text.split(separator: "\n").map { $0.split(separator: " ") } }
+        #expect(words(output.text).count == 5, "\(output.text)")
+        #expect(words(output.text) == words(theirs), "\(output.text)\n\(theirs)")
+        // Without -L, one row for the process.
+        options.threads = nil
+        #expect(try StatusRequest(options).render(try LocalSnapshot.read(pids: [pid], threads: true)).text.split(separator: "\n").count == 2)
     }
 }
 

@@ -155,12 +155,26 @@ struct LaunchTests {
     /// `k -rss` and `--sort -rss` sort, `-C` selects by name.
     @Test func cpsAnswersScriptsAsPsDoes() async throws {
         let cluster = try await SimCluster.shared()
-        let launcher = try await Self.startJob(cluster, hosts: "node[01-02]", count: 2, command: "sleep", ["sleep", "600"])
+        // Beside the sleep, a process of four threads for -L. sh starts it with SIGINT ignored;
+        // it takes SIGINT back so that interrupting the job ends it.
+        let threads = "import signal, threading, time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\nfor n in range(3):\n    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\ntime.sleep(600)\n"
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-02]", count: 2, command: "sleep", ["sh", "-c", "python3 -c '\(threads)' & exec sleep 600"])
         defer {
             launcher.signal(SIGINT)
             _ = launcher.finish()
         }
         let cps = { (arguments: [String]) in try await Spawned.run(["\(Self.binaries)/cps", "-j", "\(launcher.pid)"] + arguments) }
+        let threadColumns = "pid,lwp,nlwp,stat,comm"
+        var perThread = try await cps(["-w", "node02", "--no-host", "-L", "-C", "python3", "-o", threadColumns])
+        let started = ContinuousClock.now + .seconds(30)
+        while perThread.output.split(separator: "\n").count < 5, ContinuousClock.now < started {
+            try await Task.sleep(for: .milliseconds(100))
+            perThread = try await cps(["-w", "node02", "--no-host", "-L", "-C", "python3", "-o", threadColumns])
+        }
+        let psThreads = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "ps", "-L", "-C", "python3", "-o", threadColumns])
+        #expect(perThread.output.split(separator: "\n").count == 5, "a row per thread: \(perThread.output)")
+        let rowWords = { (text: String) in text.split(whereSeparator: \.isWhitespace) }
+        #expect(rowWords(perThread.output) == rowWords(psThreads.output), "\(perThread.output)\n\(psThreads.output)")
         let bare = try await cps(["-o", "pid=", "--no-host"])
         #expect(bare.status == 0, "\(bare.errors)")
         #expect(!bare.output.isEmpty && bare.output.split(separator: "\n").allSatisfy { Int32($0.trimmingCharacters(in: .whitespaces)) != nil }, "\(bare.output)")

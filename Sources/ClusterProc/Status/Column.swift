@@ -178,7 +178,7 @@ public struct Column: Sendable, Equatable {
         add(["tname", "tty8"], "TTY", 8, .left, .tty)
         add(["tt", "tty"], "TT", 8, .left, .tty)
         add(["wchan"], "WCHAN", 6, .wchan, .wchan)
-        // A process is shown as its main thread: its LWP is its PID.
+        // A process is shown as its main thread (its LWP is its PID), or with -L each thread.
         add(["lwp"], "LWP", 5, .right, .lwp)
         add(["tid"], "TID", 5, .right, .lwp)
         add(["spid"], "SPID", 5, .right, .lwp)
@@ -295,7 +295,7 @@ public struct Column: Sendable, Equatable {
             return (Column.stime(startSeconds(), now: context.now), .integer(Int64(clamping: r.startTicks)))
         case .lstart:
             return (Column.strftime("%a %b %e %H:%M:%S %Y", startSeconds()), .integer(Int64(clamping: r.startTicks)))
-        case .lwp: return int(r.pid)
+        case .lwp: return int(r.lwp)
         case .minflt: return int(r.minorFaults)
         case .majflt: return int(r.majorFaults)
         case .rtprio:

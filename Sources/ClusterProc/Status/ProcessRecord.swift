@@ -7,6 +7,8 @@ public struct ProcessRecord: Sendable, Equatable {
     /// The node the process runs on.
     public var host: String
     public var pid: Int32
+    /// The thread shown (`cps -L`): the PID itself for a process.
+    public var lwp: Int32
     public var ppid: Int32
     public var pgid: Int32
     /// Session ID.
@@ -110,6 +112,7 @@ public struct ProcessRecord: Sendable, Equatable {
         }
         self.host = host
         self.pid = pid
+        self.lwp = pid
         self.comm = ProcBytes.printable(stat[(open + 1)..<close])
         self.state = Character(Unicode.Scalar(letter))
         self.ppid = try int32(4)

@@ -21,6 +21,8 @@ public struct StatusRequest: Sendable {
     public var summaries: Bool
     /// `-w`: the nodes asked for, nil for every node of the family.
     public var hosts: [String]?
+    /// `-L`/`-T`: a row per thread.
+    public var threads: Bool
 
     /// The options `cps` takes, as given.
     public struct Options: Sendable {
@@ -39,6 +41,8 @@ public struct StatusRequest: Sendable {
         public var noHost = false
         public var json = false
         public var watch = false
+        /// `-L` or `-T`.
+        public var threads: ColumnList.ThreadColumn?
         public init() {}
     }
 
@@ -59,14 +63,19 @@ public struct StatusRequest: Sendable {
         var list: ColumnList
         if !options.format.isEmpty {
             list = try ColumnList(specs: options.format).withHost()
-        } else if bsdUser {
-            list = .user
-        } else if options.long {
-            list = .long
-        } else if options.full {
-            list = .full
         } else {
-            list = .cpsDefault
+            if bsdUser {
+                list = .user
+            } else if options.long {
+                list = .long
+            } else if options.full {
+                list = .full
+            } else {
+                list = .cpsDefault
+            }
+            if let thread = options.threads {
+                list = list.withThreadColumn(thread, count: list == .user || list == .full)
+            }
         }
         columns = options.noHost ? list.droppingHost() : list
         filter = try ProcessFilter(pids: options.pids, users: options.users, commands: options.commands)
@@ -75,6 +84,7 @@ public struct StatusRequest: Sendable {
         table = StatusTable(columns: columns, headers: !options.noHeaders, forest: options.forest)
         json = options.json
         summaries = options.watch
+        threads = options.threads != nil
         if options.hosts.isEmpty {
             hosts = nil
         } else {
@@ -120,8 +130,18 @@ public struct StatusRequest: Sendable {
                 for files in processes {
                     guard let record = try? ProcessRecord(host: host, pid: files.pid, stat: files.stat, status: files.status, cmdline: files.cmdline, wchan: files.wchan, cgroup: files.cgroup),
                           filter.matches(record, users: users) else { continue }
-                    records.append(record)
                     count += 1
+                    guard threads, let list = files.threads, !list.isEmpty else {
+                        records.append(record)
+                        continue
+                    }
+                    // A thread's own stat (its name, state, times, CPU); the rest is its process's.
+                    for thread in list {
+                        guard var row = try? ProcessRecord(host: host, pid: thread.tid, stat: thread.stat, status: files.status, cmdline: files.cmdline, wchan: thread.wchan, cgroup: files.cgroup) else { continue }
+                        row.lwp = thread.tid
+                        row.pid = record.pid
+                        records.append(row)
+                    }
                 }
                 upSummaries.append(NodeSummary(host: host, state: .up(info, processCount: count)))
             }
