@@ -15,6 +15,8 @@ import Testing
         #expect(status.contains("\nPid:\t\(getpid())\n"))
         let cmdline = try Data(contentsOf: URL(fileURLWithPath: "/proc/self/cmdline"))
         #expect(own.files["cmdline"] == Array(cmdline))
+        let cgroup = try Data(contentsOf: URL(fileURLWithPath: "/proc/self/cgroup"))
+        #expect(!cgroup.isEmpty && own.files["cgroup"] == Array(cgroup))
         // Every PID of /proc at that moment that still exists is there.
         let listed = Set(snapshot.processes.map(\.pid))
         #expect(listed.contains(1))

@@ -28,7 +28,7 @@ enum LocalProc {
     static func record(_ pid: Int32, host: String = "local") -> ProcessRecord? {
         guard let stat = read("/proc/\(pid)/stat"), let cmdline = read("/proc/\(pid)/cmdline") else { return nil }
         return try? ProcessRecord(host: host, pid: pid, stat: stat, status: read("/proc/\(pid)/status"),
-                                  cmdline: cmdline, wchan: read("/proc/\(pid)/wchan"))
+                                  cmdline: cmdline, wchan: read("/proc/\(pid)/wchan"), cgroup: read("/proc/\(pid)/cgroup"))
     }
 
     static func allPids() -> [Int32] {
@@ -39,36 +39,49 @@ enum LocalProc {
         allPids().compactMap { record($0, host: host) }
     }
 
+    /// A program started by ``spawn(_:_:output:)``: posix_spawn and waitpid, not Foundation's
+    /// Process, which sometimes never sees its child exit here.
+    struct Child {
+        let processIdentifier: pid_t
+    }
+
+    /// Starts `path` with `arguments` in the C.UTF-8 locale, its stdout into `output` (or /dev/null).
+    static func spawn(_ path: String, _ arguments: [String], output: String = "/dev/null") throws -> Child {
+        var environment = ProcessInfo.processInfo.environment
+        environment["LC_ALL"] = "C.UTF-8"
+        environment["TZ"] = environment["TZ"] ?? ":/etc/localtime"
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: result) ?? .EINVAL) }
+        return Child(processIdentifier: pid)
+    }
+
+    /// Waits for a child to end.
+    static func wait(_ child: Child) {
+        var status: Int32 = 0
+        while waitpid(child.processIdentifier, &status, 0) < 0 && errno == EINTR {}
+    }
+
     /// Runs a program and returns its standard output, in the C.UTF-8 locale.
     static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["LC_ALL"] = "C.UTF-8"
-        env["TZ"] = env["TZ"] ?? ":/etc/localtime"
-        process.environment = env
         // A file, not a pipe: a pipe's write end can leak into a child another test starts
         // at the same moment, and EOF would wait for that child.
-        let path = NSTemporaryDirectory() + "status-\(getpid())-\(UUID().uuidString)"
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let output = FileHandle(forWritingAtPath: path) else { throw CocoaError(.fileWriteUnknown) }
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        try output.close()
-        return String(decoding: read(path) ?? [], as: UTF8.self)
+        let output = NSTemporaryDirectory() + "status-\(getpid())-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        wait(try spawn(path, arguments, output: output))
+        return String(decoding: read(output) ?? [], as: UTF8.self)
     }
 
     /// Starts a program that sleeps until killed.
-    static func sleeper(_ executable: String = "/bin/sleep", _ arguments: [String] = ["100"]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func sleeper(_ executable: String = "/bin/sleep", _ arguments: [String] = ["100"]) throws -> Child {
+        try spawn(executable, arguments)
     }
 
     /// Waits until `condition` holds or a deadline passes.
@@ -89,10 +102,10 @@ enum LocalProc {
         }
     }
 
-    static func stop(_ process: Process) {
+    static func stop(_ child: Child) {
         // SIGKILL: the test runner's children may inherit a mask that blocks SIGTERM.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        kill(child.processIdentifier, SIGKILL)
+        wait(child)
     }
 }
 
@@ -122,9 +135,10 @@ struct StatusLocalProcTests {
             .split(separator: "\n").map(String.init)
         let after = Dictionary(LocalProc.all().map { ($0.pid, $0) }, uniquingKeysWith: { a, _ in a })
         // Only processes that did not change while ps ran, and sleep.
-        // Kernel workers rename themselves after each work item, faster than two reads can see.
+        // Kernel threads wake and sleep (and workers rename themselves) faster than two reads
+        // can see: a sleeping kernel thread may be running when ps reads it.
         let stable = before.filter { r in
-            after[r.pid] == r && (r.state == "S" || r.state == "I") && !r.comm.hasPrefix("kworker/")
+            after[r.pid] == r && r.state == "S" && r.pid != 2 && r.ppid != 2
         }
         let ours = byPid(table.lines(stable, context: context))
         let theirs = byPid(psLines)
@@ -152,10 +166,33 @@ struct StatusLocalProcTests {
         #expect(record.vszKiB > 0 && record.nlwp == 1)
     }
 
+    /// Under each scheduling policy (chrt), the thread, fault, scheduling and cgroup columns,
+    /// with cgroup both inside the line (cut to its width) and last.
+    @Test(arguments: [[], ["-b", "0"], ["-i", "0"], ["-f", "10"], ["-r", "5"]])
+    func schedulingFaultAndCgroupColumnsMatchPs(_ policy: [String]) throws {
+        let sleeper = policy.isEmpty ? try LocalProc.sleeper() : try LocalProc.sleeper("/usr/bin/chrt", policy + ["/bin/sleep", "100"])
+        defer { LocalProc.stop(sleeper) }
+        let pid = sleeper.processIdentifier
+        #expect(LocalProc.waitAsleep(pid, comm: "sleep"))
+        let context = StatusContext(nodes: ["local": try LocalProc.node()])
+        for spec in [
+            "pid,lwp,tid,spid,maj_flt,min_flt,majflt,minflt,rtprio,policy,cls,class,sched,psr,wchan,cgroup",
+            "cgroup,pid,cgroup:5,rtprio=R,cls=,wchan:3,lwp",
+        ] {
+            let theirs = try LocalProc.run("/bin/ps", ["-o", spec, "-p", String(pid)])
+            let record = try #require(LocalProc.record(pid))
+            let ours = StatusTable(columns: try ColumnList(specs: [spec]), layout: .procps).render([record], context: context)
+            #expect(ours == theirs, "chrt \(policy): \(spec)")
+        }
+        let record = try #require(LocalProc.record(pid))
+        #expect(record.minorFaults > 0 && record.cgroup != "")
+    }
+
     @Test(arguments: [
         ["-o", "pid,ppid,pgid,sid,user,uid,ruser,group,stat,s,pcpu,pmem,rss,vsz,etime,etimes,time,nlwp,psr,wchan,comm,args"],
         ["-o", "%cpu,%mem,cmd,command,ucmd,ucomm,rssize,rsz,vsize,thcount,cputime,pgrp,sess,euser,uname,state,tty,ni,pri,start,stime,lstart"],
         ["-o", "pid=Process,user=WhoRunsThis,args=Cmd"],
+        ["-o", "lwp,tid,spid,maj_flt,min_flt,majflt,minflt,rtprio,policy,cls,class,sched,cgroup,pid"],
         ["-f"], ["-l"], ["u"],
     ])
     func headerLineMatchesPs(_ arguments: [String]) throws {

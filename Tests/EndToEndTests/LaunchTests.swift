@@ -151,6 +151,63 @@ struct LaunchTests {
         #expect(large.output == reference.output)
     }
 
+    /// What scripts rely on in ps: `-o pid=` prints values alone, nothing matched exits 1,
+    /// `k -rss` and `--sort -rss` sort, `-C` selects by name.
+    @Test func cpsAnswersScriptsAsPsDoes() async throws {
+        let cluster = try await SimCluster.shared()
+        // Beside the sleep, a process of four threads for -L. sh starts it with SIGINT ignored;
+        // it takes SIGINT back so that interrupting the job ends it.
+        let threads = "import signal, threading, time\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\nfor n in range(3):\n    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\ntime.sleep(600)\n"
+        let launcher = try await Self.startJob(cluster, hosts: "node[01-02]", count: 2, command: "sleep", ["sh", "-c", "python3 -c '\(threads)' & exec sleep 600"])
+        defer {
+            launcher.signal(SIGINT)
+            _ = launcher.finish()
+        }
+        let cps = { (arguments: [String]) in try await Spawned.run(["\(Self.binaries)/cps", "-j", "\(launcher.pid)"] + arguments) }
+        let threadColumns = "pid,lwp,nlwp,stat,comm"
+        var perThread = try await cps(["-w", "node02", "--no-host", "-L", "-C", "python3", "-o", threadColumns])
+        let started = ContinuousClock.now + .seconds(30)
+        while perThread.output.split(separator: "\n").count < 5, ContinuousClock.now < started {
+            try await Task.sleep(for: .milliseconds(100))
+            perThread = try await cps(["-w", "node02", "--no-host", "-L", "-C", "python3", "-o", threadColumns])
+        }
+        let psThreads = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "ps", "-L", "-C", "python3", "-o", threadColumns])
+        #expect(perThread.output.split(separator: "\n").count == 5, "a row per thread: \(perThread.output)")
+        let rowWords = { (text: String) in text.split(whereSeparator: \.isWhitespace) }
+        #expect(rowWords(perThread.output) == rowWords(psThreads.output), "\(perThread.output)\n\(psThreads.output)")
+        let bare = try await cps(["-o", "pid=", "--no-host"])
+        #expect(bare.status == 0, "\(bare.errors)")
+        #expect(!bare.output.isEmpty && bare.output.split(separator: "\n").allSatisfy { Int32($0.trimmingCharacters(in: .whitespaces)) != nil }, "\(bare.output)")
+        let withHost = try await cps(["-o", "pid="])
+        #expect(withHost.output.split(separator: "\n").allSatisfy { $0.hasPrefix("node0") }, "no header line: \(withHost.output)")
+
+        let byName = try await cps(["-C", "sleep", "-o", "comm="])
+        #expect(byName.status == 0, "\(byName.errors)")
+        #expect(byName.output.split(separator: "\n").filter { $0.hasSuffix(" sleep") }.count == 2, "\(byName.output)")
+        let noName = try await cps(["-C", "no-such-command"])
+        #expect(noName.status == 1)
+        #expect(noName.output.hasPrefix("HOST"), "the header alone: \(noName.output)")
+        let notInFamily = try await cps(["-w", "node01,node09"])
+        #expect(notInFamily.status == 1)
+        #expect(notInFamily.errors.contains("node09 is not in the family"), "\(notInFamily.errors)")
+
+        // Columns that need more of the node's snapshot than ps's defaults, as ps on the node prints them.
+        // cps aligns rather than cuts: a wide wchan keeps ps from cutting it.
+        let columns = "pid,lwp,min_flt,maj_flt,rtprio,policy,psr,wchan:64,cgroup"
+        let onNode = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "ps", "-C", "sleep", "-o", columns])
+        let fromCps = try await cps(["-w", "node02", "--no-host", "-C", "sleep", "-o", columns])
+        #expect(fromCps.output.split(separator: "\n").count == 2, "\(fromCps.output)")
+        let words = { (text: String) in text.split(whereSeparator: \.isWhitespace) }
+        #expect(words(fromCps.output) == words(onNode.output))
+
+        for arguments in [["-e", "--sort", "-rss", "-o", "rss="], ["ax", "k", "-rss", "-o", "rss="], ["-x", "--sort=-rss", "-o", "rss="]] {
+            let sorted = try await cps(arguments + ["--no-host"])
+            #expect(sorted.status == 0, "\(arguments): \(sorted.errors)")
+            let values = sorted.output.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            #expect(values.count > 4 && values == values.sorted(by: >), "\(arguments): \(sorted.output)")
+        }
+    }
+
     @Test func aDeadNodeIsReportedAndTheOthersFinish() async throws {
         let cluster = try await SimCluster.shared()
         // The job ends once the test says so (the nodes share /tmp), not after a time a

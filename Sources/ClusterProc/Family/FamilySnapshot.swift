@@ -30,7 +30,21 @@ public struct FamilySnapshot: Sendable {
         public var status: [UInt8]
         public var cmdline: [UInt8]
         public var wchan: [UInt8]?
+        /// Only in a node's `ps` snapshot: a node read file by file shows `-`.
+        public var cgroup: [UInt8]? = nil
+        /// Each thread's files, when threads were asked for and the process has more than one.
+        public var threads: [ThreadFiles]? = nil
     }
+
+    /// What cps needs of one thread (`/proc/PID/task/TID`).
+    public struct ThreadFiles: Sendable {
+        public var tid: Int32
+        public var stat: [UInt8]
+        public var wchan: [UInt8]?
+    }
+
+    /// The most threads read of one process.
+    public static let maxThreadsPerProcess = 4096
 
     public enum NodeSnapshot: Sendable {
         case up(host: String, uptime: [UInt8], meminfo: [UInt8], stat: [UInt8], loadavg: [UInt8], familyPIDs: Set<Int32>?, processes: [ProcessFiles])
@@ -57,10 +71,12 @@ public struct FamilySnapshot: Sendable {
     /// - Parameters:
     ///   - hosts: the nodes to read (nil: all of the family's).
     ///   - wchan: also read each process's wchan.
+    ///   - threads: also read the threads of each process that has more than one (one round
+    ///     trip per thread: asked for by `cps -L` only).
     ///   - timeout: deadline for a node; past it the node is reported down.
     /// - Throws: ``NinePError`` when the family's socket cannot be reached at all.
     public static func read(
-        socket: String, hosts: Set<String>? = nil, selection: Selection, wchan: Bool = false,
+        socket: String, hosts: Set<String>? = nil, selection: Selection, wchan: Bool = false, threads: Bool = false,
         timeout: Duration = .seconds(5)
     ) async throws(NinePError) -> FamilySnapshot {
         let stream = try NinePAddress.unix(path: socket).connect()
@@ -93,7 +109,9 @@ public struct FamilySnapshot: Sendable {
                 group.addTask {
                     guard state.up else { return (index, .down(host: state.host, reason: state.reason, since: state.since)) }
                     do throws(NinePError) {
-                        return (index, try await readNode(client, proc: proc, job: job, host: state.host, selection: selection, wchan: wchan, deadline: .now + timeout))
+                        let deadline = ContinuousClock.now + timeout
+                        let node = try await readNode(client, proc: proc, job: job, host: state.host, selection: selection, wchan: wchan, deadline: deadline)
+                        return (index, threads ? try await addingThreads(client, proc: proc, to: node, wchan: wchan, deadline: deadline) : node)
                     } catch {
                         return (index, .down(host: state.host, reason: error.message, since: nil))
                     }
@@ -138,13 +156,51 @@ public struct FamilySnapshot: Sendable {
                 guard let stat = process.files["stat"] else { return nil }
                 return ProcessFiles(
                     pid: process.pid, stat: stat, status: process.files["status"] ?? [],
-                    cmdline: process.files["cmdline"] ?? [], wchan: wchan ? process.files["wchan"] : nil)
+                    cmdline: process.files["cmdline"] ?? [], wchan: wchan ? process.files["wchan"] : nil,
+                    cgroup: process.files["cgroup"])
             }
             return .up(
                 host: host, uptime: uptime, meminfo: meminfo, stat: snapshot.node["stat"] ?? [],
                 loadavg: snapshot.node["loadavg"] ?? [], familyPIDs: family, processes: processes)
         }
         return try await readNodeFileByFile(client, proc: proc, job: job, host: host, selection: selection, wchan: wchan, deadline: deadline)
+    }
+
+    /// `node` with the threads of each of its processes that has more than one, within the
+    /// node's byte budget; a process that exits meanwhile keeps no threads.
+    private static func addingThreads(
+        _ client: NinePClient, proc: RemoteFid, to node: NodeSnapshot, wchan: Bool, deadline: ContinuousClock.Instant
+    ) async throws(NinePError) -> NodeSnapshot {
+        guard case .up(let host, let uptime, let meminfo, let stat, let loadavg, let family, var processes) = node else { return node }
+        var bytes = processes.reduce(0) { $0 + $1.stat.count + $1.status.count + $1.cmdline.count }
+        for index in processes.indices {
+            let process = processes[index]
+            guard let record = try? ProcessRecord(host: host, pid: process.pid, stat: process.stat, status: nil, cmdline: [], wchan: nil),
+                  record.nlwp > 1 else { continue }
+            let task = [host, "\(process.pid)", "task"]
+            let listing: [DirectoryEntry]
+            do {
+                let directory = try await client.walk(proc, task, deadline: deadline)
+                defer { client.clunkInBackground(directory.number) }
+                try await client.open(directory, deadline: deadline)
+                listing = try await client.readDirectory(directory, deadline: deadline)
+            } catch where error.errno == .noSuchFileOrDirectory {
+                continue
+            }
+            var threads: [ThreadFiles] = []
+            for tid in listing.compactMap({ Int32($0.name) }).sorted().prefix(maxThreadsPerProcess) {
+                let path = task + ["\(tid)"]
+                guard let threadStat = try? await client.readFile(proc, path: path + ["stat"], limit: maxFileBytes, deadline: deadline) else { continue }
+                let threadWchan = wchan ? try? await client.readFile(proc, path: path + ["wchan"], limit: maxFileBytes, deadline: deadline) : nil
+                bytes += threadStat.count + (threadWchan?.count ?? 0)
+                guard bytes <= maxNodeBytes else {
+                    throw NinePError(.fileSystem, errno: .fileTooLarge, "\(host): more than \(maxNodeBytes) bytes of /proc")
+                }
+                threads.append(ThreadFiles(tid: tid, stat: threadStat, wchan: threadWchan))
+            }
+            processes[index].threads = threads
+        }
+        return .up(host: host, uptime: uptime, meminfo: meminfo, stat: stat, loadavg: loadavg, familyPIDs: family, processes: processes)
     }
 
     /// For a node whose procsrv has no `ps` file: each process's files read one by one

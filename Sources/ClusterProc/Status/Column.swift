@@ -65,6 +65,7 @@ enum ColumnField: Sendable, Hashable {
     case pcpu, c, pmem, rss, vsz, sz
     case etime, etimes, time, times, bsdtime
     case nlwp, psr, wchan, comm, args, tty
+    case lwp, minflt, majflt, rtprio, policy, sched, cgroup
     case nice, pri, opri, priority
     case start, stime, lstart
     case nop
@@ -97,7 +98,7 @@ public struct Column: Sendable, Equatable {
     var isNumeric: Bool {
         switch field {
         case .host, .euser, .ruser, .egroup, .rgroup, .stat, .state, .etime, .time, .bsdtime,
-             .wchan, .comm, .args, .tty, .start, .stime, .lstart, .nop, .flags:
+             .wchan, .comm, .args, .tty, .start, .stime, .lstart, .nop, .flags, .policy, .cgroup:
             return false
         default:
             return true
@@ -177,6 +178,20 @@ public struct Column: Sendable, Equatable {
         add(["tname", "tty8"], "TTY", 8, .left, .tty)
         add(["tt", "tty"], "TT", 8, .left, .tty)
         add(["wchan"], "WCHAN", 6, .wchan, .wchan)
+        // A process is shown as its main thread (its LWP is its PID), or with -L each thread.
+        add(["lwp"], "LWP", 5, .right, .lwp)
+        add(["tid"], "TID", 5, .right, .lwp)
+        add(["spid"], "SPID", 5, .right, .lwp)
+        add(["min_flt"], "MINFL", 6, .right, .minflt)
+        add(["minflt"], "MINFLT", 6, .right, .minflt)
+        add(["maj_flt"], "MAJFL", 6, .right, .majflt)
+        add(["majflt"], "MAJFLT", 6, .right, .majflt)
+        add(["rtprio"], "RTPRIO", 6, .right, .rtprio)
+        add(["policy"], "POL", 3, .left, .policy)
+        add(["class"], "CLS", 3, .left, .policy)
+        add(["cls"], "CLS", 3, .right, .policy)
+        add(["sched"], "SCH", 3, .right, .sched)
+        add(["cgroup"], "CGROUP", 27, .unlimited, .cgroup)
         add(["addr"], "ADDR", 4, .right, .nop)
         add(["addr_1"], "ADDR", 1, .left, .nop)
         return t
@@ -280,6 +295,15 @@ public struct Column: Sendable, Equatable {
             return (Column.stime(startSeconds(), now: context.now), .integer(Int64(clamping: r.startTicks)))
         case .lstart:
             return (Column.strftime("%a %b %e %H:%M:%S %Y", startSeconds()), .integer(Int64(clamping: r.startTicks)))
+        case .lwp: return int(r.lwp)
+        case .minflt: return int(r.minorFaults)
+        case .majflt: return int(r.majorFaults)
+        case .rtprio:
+            // procps: SCHED_OTHER has no real-time priority.
+            return r.policy == 0 ? ("-", .integer(0)) : int(r.rtPriority)
+        case .policy: return (Column.policyName(r.policy), .integer(r.policy))
+        case .sched: return int(r.policy)
+        case .cgroup: return text(r.cgroup)
         case .nop: return ("-", .text("-"))
         }
     }
@@ -296,6 +320,21 @@ public struct Column: Sendable, Equatable {
         if r.nlwp > 1 { s += "l" }
         if r.pgid == r.tpgid { s += "+" }
         return s
+    }
+
+    /// procps's `pr_class`: the scheduling policy's short name.
+    static func policyName(_ policy: Int64) -> String {
+        switch policy {
+        case 0: return "TS"
+        case 1: return "FF"
+        case 2: return "RR"
+        case 3: return "B"
+        case 4: return "ISO"
+        case 5: return "IDL"
+        case 6: return "DLN"
+        case 7...9: return "#\(policy)"
+        default: return "?"
+        }
     }
 
     /// Elapsed time as `[[dd-]hh:]mm:ss` (procps `etime`).

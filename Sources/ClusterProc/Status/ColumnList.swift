@@ -66,15 +66,44 @@ public struct ColumnList: Sendable, Equatable {
         (try? ColumnList(specs: [spec])) ?? ColumnList(columns: [])
     }
 
+    /// A thread's column, for `-L` (`LWP`) or `-T` (`SPID`).
+    public enum ThreadColumn: Sendable {
+        case lwp, spid
+    }
+
+    /// A preset with threads shown, as procps changes its formats for `-L` and `-T`: `LWP`
+    /// after `PPID` (or `PID`), and with `count` (procps's full and user formats) `NLWP`
+    /// after `C` or `%CPU`; `SPID` after `PID`.
+    public func withThreadColumn(_ thread: ThreadColumn, count: Bool = false) -> ColumnList {
+        var result = columns
+        let keys = result.map(\.key)
+        switch thread {
+        case .spid:
+            if let pid = keys.firstIndex(of: "pid"), let spid = Column(named: "spid") { result.insert(spid, at: pid + 1) }
+        case .lwp:
+            if let after = keys.firstIndex(of: "ppid") ?? keys.firstIndex(of: "pid"), let lwp = Column(named: "lwp") {
+                result.insert(lwp, at: after + 1)
+            }
+            if count, let c = result.firstIndex(where: { $0.key == "c" || $0.key == "pcpu" }),
+               let nlwp = Column(named: "nlwp") {
+                result.insert(nlwp, at: c + 1)
+            }
+        }
+        return ColumnList(columns: result)
+    }
+
     /// This list without the `host` column (for `--no-host`).
     public func droppingHost() -> ColumnList {
         ColumnList(columns: columns.filter { $0.field != .host })
     }
 
-    /// This list with `host` first, unless it already has one.
+    /// This list with `host` first, unless it already has one. When every header of the
+    /// list is empty the host's is too, so that `-o pid=` prints no header line, as ps.
     public func withHost() -> ColumnList {
         if columns.contains(where: { $0.field == .host }) { return self }
-        return ColumnList(columns: [Column(named: "host")!] + columns)
+        guard var host = Column(named: "host") else { return self }
+        if !hasHeader { host.header = "" }
+        return ColumnList(columns: [host] + columns)
     }
 
     /// Whether any header is non-empty (ps prints no header line when all are empty).

@@ -7,6 +7,8 @@ public struct ProcessRecord: Sendable, Equatable {
     /// The node the process runs on.
     public var host: String
     public var pid: Int32
+    /// The thread shown (`cps -L`): the PID itself for a process.
+    public var lwp: Int32
     public var ppid: Int32
     public var pgid: Int32
     /// Session ID.
@@ -29,6 +31,11 @@ public struct ProcessRecord: Sendable, Equatable {
     public var priority: Int64
     /// Scheduling policy (field 41), 0 when the kernel does not report it.
     public var policy: Int64
+    /// Real-time priority (field 40), 0 for the policies that have none.
+    public var rtPriority: Int64
+    /// Minor and major page faults (fields 10 and 12).
+    public var minorFaults: UInt64
+    public var majorFaults: UInt64
     /// Number of threads.
     public var nlwp: Int64
     /// CPU last run on (field 39).
@@ -55,6 +62,9 @@ public struct ProcessRecord: Sendable, Equatable {
     /// Where the process sleeps in the kernel: `-` when running or unknown to the kernel,
     /// `?` when not read.
     public var wchan: String
+    /// The control groups not at their root, as procps shows them (`4:memory:/job`, comma
+    /// separated); `-` when every one is at its root or the file was not read.
+    public var cgroup: String
 
     /// Parses a process's /proc files.
     /// - Parameters:
@@ -64,8 +74,9 @@ public struct ProcessRecord: Sendable, Equatable {
     ///   - status: contents of `/proc/PID/status`, or nil.
     ///   - cmdline: contents of `/proc/PID/cmdline` (may be empty).
     ///   - wchan: contents of `/proc/PID/wchan`, or nil.
+    ///   - cgroup: contents of `/proc/PID/cgroup`, or nil.
     /// - Throws: `StatusError` with code `.malformedStat` or `.malformedStatus`.
-    public init(host: String, pid: Int32, stat: [UInt8], status: [UInt8]?, cmdline: [UInt8], wchan: [UInt8]?) throws {
+    public init(host: String, pid: Int32, stat: [UInt8], status: [UInt8]?, cmdline: [UInt8], wchan: [UInt8]?, cgroup: [UInt8]? = nil) throws {
         func bad(_ why: String) -> StatusError {
             StatusError(.malformedStat, "malformed /proc/\(pid)/stat: \(why)")
         }
@@ -101,6 +112,7 @@ public struct ProcessRecord: Sendable, Equatable {
         }
         self.host = host
         self.pid = pid
+        self.lwp = pid
         self.comm = ProcBytes.printable(stat[(open + 1)..<close])
         self.state = Character(Unicode.Scalar(letter))
         self.ppid = try int32(4)
@@ -109,6 +121,8 @@ public struct ProcessRecord: Sendable, Equatable {
         self.ttyNumber = try int32(7)
         self.tpgid = try int32(8)
         self.flags = try unsigned(9)
+        self.minorFaults = try unsigned(10)
+        self.majorFaults = try unsigned(12)
         self.utime = try unsigned(14)
         self.stime = try unsigned(15)
         self.priority = try signed(18)
@@ -118,6 +132,7 @@ public struct ProcessRecord: Sendable, Equatable {
         self.vsizeBytes = try unsigned(23)
         self.rssPages = try signed(24)
         self.processor = try int32(39)
+        self.rtPriority = try signed(40)
         self.policy = try signed(41)
 
         var uid: UInt32?, euid: UInt32?, gid: UInt32?, egid: UInt32?
@@ -161,6 +176,17 @@ public struct ProcessRecord: Sendable, Equatable {
         }
 
         self.wchan = Self.wchanName(wchan)
+        self.cgroup = Self.cgroupText(cgroup)
+    }
+
+    /// procps's `fill_cgroup_cvt`: the file's lines, less those whose path is a root (ends in
+    /// `/`), made printable and joined by commas; `-` when none is left.
+    static func cgroupText(_ bytes: [UInt8]?) -> String {
+        guard let bytes else { return "-" }
+        let groups = bytes.split(whereSeparator: { $0 == 0x0A || $0 == 0 })
+            .filter { $0.last != UInt8(ascii: "/") }
+            .map { ProcBytes.printable($0) }
+        return groups.isEmpty ? "-" : groups.joined(separator: ",")
     }
 
     /// procps's `lookup_wchan`: "0" means running, and `sys_`/`do_`/leading `_` are dropped.

@@ -3,7 +3,8 @@ import Glibc
 #endif
 
 /// Everything `cps` needs of a node in one file: the node's `uptime`, `meminfo`, `stat` and
-/// `loadavg`, and each process's `stat`, `status`, `cmdline` and `wchan`, read at one moment.
+/// `loadavg`, and each process's `stat`, `status`, `cmdline`, `wchan` and `cgroup`, read at
+/// one moment.
 ///
 /// `cps` reads it as the job tree's `ps` file: one round trip per node instead of several per
 /// process. The content is exactly the /proc files' bytes, so `cps` computes every column as
@@ -18,7 +19,7 @@ import Glibc
 /// the limit are left out and counted in `omitted`.
 public enum ProcessSnapshot {
     /// The per-process files a snapshot holds.
-    public static let processFiles = ["stat", "status", "cmdline", "wchan"]
+    public static let processFiles = ["stat", "status", "cmdline", "wchan", "cgroup"]
     static let nodeFiles = ["uptime", "meminfo", "stat", "loadavg"]
     /// The most bytes in one snapshot.
     public static let maximumBytes = 16 << 20
