@@ -17,6 +17,20 @@ import Testing
         #expect(reply.isReply(Rattach.type), "Tattach answered with type \(reply.type)")
     }
 
+    /// A raw peer on a live server, version negotiated and fid 0 attached, for `body`.
+    static func attached<FS: FileSystem>(
+        _ fileSystem: FS, dialect: Dialect = .linux, configuration: ServerConfiguration = .init(), msize: UInt32 = 8192,
+        _ body: @escaping @Sendable (RawPeer<FS>) throws -> Void
+    ) async throws {
+        try await onThreadOfItsOwn {
+            let peer = try RawPeer(fileSystem, dialect: dialect, configuration: configuration)
+            defer { peer.close() }
+            try peer.negotiate(msize: msize)
+            try attach(peer)
+            try body(peer)
+        }
+    }
+
     // MARK: - open(5), read(5)
 
     /// read(5): Tread asks for data "from the file identified by fid, which must be opened
@@ -25,11 +39,7 @@ import Testing
     @Test(arguments: [Dialect.linux, .unix, .plain])
     func openModeIsEnforced(dialect: Dialect) async throws {
         let fileSystem = RecordingFileSystem()
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(fileSystem, dialect: dialect)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(fileSystem, dialect: dialect) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["file"]))).isReply(Rwalk.type))
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 2, wnames: ["file"]))).isReply(Rwalk.type))
             if dialect == .linux {
@@ -51,11 +61,7 @@ import Testing
     @Test(arguments: [OpenMode.write, OpenMode.readWrite, OpenMode.read | OpenMode.truncate, OpenMode.read | OpenMode.removeOnClose])
     func directoryOpensForReadingOnly(mode: UInt8) async throws {
         let fileSystem = RecordingFileSystem()
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(fileSystem, dialect: .unix)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(fileSystem, dialect: .unix) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["dir"]))).isReply(Rwalk.type))
             #expect(try peer.errno(of: peer.call(.topen(Topen(fid: 1, mode: mode)))) == .isDirectory)
             #expect(try peer.call(.topen(Topen(fid: 1, mode: OpenMode.read))).isReply(Ropen.type))
@@ -69,11 +75,7 @@ import Testing
     /// these names" (`.` and `..`).
     @Test func createNeedsAnUnopenedFidAndALegalName() async throws {
         let fileSystem = RecordingFileSystem()
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(fileSystem, dialect: .unix)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(fileSystem, dialect: .unix) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["dir"]))).isReply(Rwalk.type))
             for name in [".", ".."] {
                 #expect(try peer.errno(of: peer.call(.tcreate(Tcreate(fid: 1, name: name, perm: 0o644, mode: OpenMode.write)))) != nil)
@@ -90,11 +92,7 @@ import Testing
     /// removing the file": a fid opened ORCLOSE is removed once, by Tremove, not again.
     @Test func removeOnCloseRemovesOnce() async throws {
         let fileSystem = RecordingFileSystem()
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(fileSystem, dialect: .plain)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(fileSystem, dialect: .plain) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["dir"]))).isReply(Rwalk.type))
             #expect(try peer.call(.tcreate(Tcreate(fid: 1, name: "tmp", perm: 0o600, mode: OpenMode.write | OpenMode.removeOnClose))).isReply(Rcreate.type))
             #expect(try peer.call(.tclunk(Tclunk(fid: 1))).isReply(Rclunk.type))
@@ -114,11 +112,7 @@ import Testing
     /// DMNAMEDPIPE and DMSOCKET; 9P2000 has none of them.
     @Test func unixSpecialFilesAreCreatedAsTheirKind() async throws {
         let fileSystem = RecordingFileSystem()
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(fileSystem, dialect: .unix)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(fileSystem, dialect: .unix) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 9, wnames: ["file"]))).isReply(Rwalk.type))
             let creates: [(String, UInt32, String)] = [
                 ("sym", DirMode.symlink | 0o777, "file"), ("hard", DirMode.link | 0o644, "9"),
@@ -137,11 +131,7 @@ import Testing
                 "mknod fifo 10000 0 0", "mknod sock 140000 0 0",
             ])
         }
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(RecordingFileSystem(), dialect: .plain)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(RecordingFileSystem(), dialect: .plain) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["dir"]))).isReply(Rwalk.type))
             #expect(try peer.call(.tcreate(Tcreate(fid: 1, name: "sym", perm: DirMode.symlink | 0o777, mode: 0, ext: "x"))).isReply(Rerror.type))
         }
@@ -156,11 +146,7 @@ import Testing
     /// cannot be walked.
     @Test(arguments: [Dialect.linux, .unix, .plain])
     func invalidLaterNameGivesAShortWalk(dialect: Dialect) async throws {
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree), dialect: dialect)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(MemoryFileSystem(Self.tree), dialect: dialect) { peer throws in
             for bad in ["a/b", ".", "", "x\u{0}y"] {
                 guard case .rwalk(let walk) = try peer.decode(peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["dir", bad])))) else {
                     Issue.record("walk to dir/\(bad.debugDescription) did not give an Rwalk")
@@ -176,11 +162,7 @@ import Testing
     /// walk(5): the fid "must not have been opened for I/O" — kept for walks in place; a walk
     /// from an open fid to a new fid is allowed, since Linux's v9fs client makes it.
     @Test func walkFromAnOpenFid() async throws {
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree))
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(MemoryFileSystem(Self.tree)) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["dir"]))).isReply(Rwalk.type))
             #expect(try peer.call(.tlopen(Tlopen(fid: 1, flags: LinuxOpenFlags.readOnly))).isReply(Rlopen.type))
             #expect(try peer.call(.twalk(Twalk(fid: 1, newfid: 2, wnames: ["a"]))).isReply(Rwalk.type))
@@ -195,11 +177,7 @@ import Testing
     /// the root directory of a server is equivalent to a walk with no name elements").
     @Test(arguments: [Dialect.unix, .plain])
     func statNameOfTheRootIsSlash(dialect: Dialect) async throws {
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree), dialect: dialect)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(MemoryFileSystem(Self.tree), dialect: dialect) { peer throws in
             for (fid, path) in [(UInt32(1), [".."]), (2, ["dir", ".."]), (3, ["..", "dir", "..", ".."]), (4, [])] {
                 #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: fid, wnames: path))).isReply(Rwalk.type))
                 guard case .rstat(let stat) = try peer.decode(peer.call(.tstat(Tstat(fid: fid)))) else {
@@ -223,11 +201,7 @@ import Testing
     func repliesNeverExceedMsize(dialect: Dialect) async throws {
         let long = String(repeating: "t", count: 4000)
         let fileSystem = RecordingFileSystem(extra: [["long"]: .symlink(long)])
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(fileSystem, dialect: dialect)
-            defer { peer.close() }
-            try peer.negotiate(msize: 256)
-            try Self.attach(peer)
+        try await Self.attached(fileSystem, dialect: dialect, msize: 256) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["long"]))).isReply(Rwalk.type))
             if dialect == .linux {
                 #expect(try peer.errno(of: peer.call(.treadlink(Treadlink(fid: 1)))) == .messageTooLong)
@@ -249,11 +223,7 @@ import Testing
     /// flush(5): "Should multiple Tflushes be received for a pending request, they must be
     /// answered in order", and the flushed request, not completed, gets no reply.
     @Test func flushesOfOneTagAreAnsweredInOrder() async throws {
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree))
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(MemoryFileSystem(Self.tree)) { peer throws in
             #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: 1, wnames: ["block"]))).isReply(Rwalk.type))
             #expect(try peer.call(.tlopen(Tlopen(fid: 1, flags: LinuxOpenFlags.readOnly))).isReply(Rlopen.type))
             try peer.send(.tread(Tread(fid: 1, offset: 0, count: 10)), tag: 7)
@@ -281,11 +251,7 @@ import Testing
             configuration.maxRequests = 4
             return configuration
         }()
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree), configuration: configuration)
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(MemoryFileSystem(Self.tree), configuration: configuration) { peer throws in
             for fid: UInt32 in 1...4 {
                 #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: fid, wnames: ["block"]))).isReply(Rwalk.type))
                 #expect(try peer.call(.tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly))).isReply(Rlopen.type))
@@ -302,11 +268,7 @@ import Testing
     /// walk, a /proc-like read and a Tflush are answered at once.
     @Test(arguments: [CallDuration.immediate, .bounded])
     func quickRequestsAndFlushesPassSixtyFourBlockedReads(duration: CallDuration) async throws {
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree, callDuration: duration))
-            defer { peer.close() }
-            try peer.negotiate(msize: 65536)
-            try Self.attach(peer)
+        try await Self.attached(MemoryFileSystem(Self.tree, callDuration: duration), msize: 65536) { peer throws in
             for fid: UInt32 in 1...64 {
                 #expect(try peer.call(.twalk(Twalk(fid: 0, newfid: fid, wnames: ["block"]))).isReply(Rwalk.type))
                 #expect(try peer.call(.tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly))).isReply(Rlopen.type))
@@ -330,11 +292,7 @@ import Testing
     /// diod's protocol.md, Txattrwalk: with an empty name, "newfid can be used to get the
     /// list of extended attributes"; the engine's file systems have none, so it is empty.
     @Test func xattrwalkWithAnEmptyNameListsNothing() async throws {
-        try await onThreadOfItsOwn {
-            let peer = try RawPeer(MemoryFileSystem(Self.tree))
-            defer { peer.close() }
-            try peer.negotiate()
-            try Self.attach(peer)
+        try await Self.attached(MemoryFileSystem(Self.tree)) { peer throws in
             guard case .rxattrwalk(let list) = try peer.decode(peer.call(.txattrwalk(Txattrwalk(fid: 0, newfid: 1, name: "")))) else {
                 Issue.record("Txattrwalk of \"\" did not list")
                 return
