@@ -121,7 +121,7 @@ struct HostileNodeTests {
         let outcome = try await Spawned.run(
             ["/usr/bin/timeout", "600", "\(LaunchTests.binaries)/cluster-launch", "exec", family.id, "--", "sh", "-c", script])
         #expect(outcome.status == 0, "\(outcome.status) \(outcome.errors)")
-        let parts = Self.sections(outcome.output)
+        let parts = sections(outcome.output)
         let ioError = "Input/output error\nrc=1"
         #expect(parts["ls2"]?.hasSuffix("Input/output error\nrc=2") == true, "a directory read that never advances: \(parts["ls2"] ?? "")")
         // A listing without end stops at its bound (EIO), or at the node's deadline when a
@@ -148,20 +148,5 @@ struct HostileNodeTests {
 
         let peak = try #require(family.peakMemoryKiB())
         #expect(peak < 512 * 1024, "the family's union stayed small: \(peak) KiB")
-    }
-
-    /// Splits `@name` sections of the probe's output.
-    static func sections(_ text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        var current = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("@") {
-                current = String(line.dropFirst())
-                result[current] = ""
-            } else if !current.isEmpty {
-                result[current]! += line + "\n"
-            }
-        }
-        return result.mapValues { $0.trimmingCharacters(in: .newlines) }
     }
 }

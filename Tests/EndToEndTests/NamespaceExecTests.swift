@@ -125,21 +125,6 @@ struct NamespaceExecTests {
         return secret
     }
 
-    /// Splits `@name` sections of the script's output.
-    private func sections(_ text: String) -> [String: String] {
-        var result: [String: String] = [:]
-        var current = ""
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("@") {
-                current = String(line.dropFirst())
-                result[current] = ""
-            } else if !current.isEmpty {
-                result[current]! += line + "\n"
-            }
-        }
-        return result.mapValues { $0.trimmingCharacters(in: .newlines) }
-    }
-
     @Test(arguments: ["root", namespaceTestUser])
     func commandsSeeHostsAndAnUnchangedLocalProc(user: String) throws {
         try namespacePrepareMachine()
