@@ -123,9 +123,13 @@ struct StatusLocalProcTests {
     }
 
     @Test func everySleepingProcessMatchesPs() throws {
-        let sleeper = try LocalProc.sleeper()
-        defer { LocalProc.stop(sleeper) }
-        #expect(LocalProc.waitAsleep(sleeper.processIdentifier, comm: "sleep"))
+        // Sleepers of our own, with distinct arguments, so the comparison never rests on
+        // how many processes this machine happens to run.
+        let sleepers = try (0..<10).map { try LocalProc.sleeper("/bin/sleep", ["\(100 + $0)"]) }
+        defer { sleepers.forEach(LocalProc.stop) }
+        for sleeper in sleepers {
+            #expect(LocalProc.waitAsleep(sleeper.processIdentifier, comm: "sleep"))
+        }
         let node = try LocalProc.node()
         let context = StatusContext(nodes: ["local": node])
         let table = StatusTable(columns: try ColumnList(specs: ["pid=,ppid=,user=,stat=,comm=,args="]), layout: .procps)
@@ -148,8 +152,11 @@ struct StatusLocalProcTests {
             #expect(ours[r.pid] == line, "pid \(r.pid)")
             compared += 1
         }
-        #expect(compared >= 10, "compared only \(compared) processes")
-        #expect(ours[sleeper.processIdentifier] != nil && theirs[sleeper.processIdentifier] != nil)
+        #expect(compared >= sleepers.count, "compared only \(compared) processes")
+        for sleeper in sleepers {
+            let pid = sleeper.processIdentifier
+            #expect(ours[pid] != nil && ours[pid] == theirs[pid], "sleeper \(pid)")
+        }
     }
 
     @Test func memoryAndThreadColumnsOfASleeperMatchPs() throws {
