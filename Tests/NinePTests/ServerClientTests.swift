@@ -110,6 +110,53 @@ import Testing
         #expect(try await client.readFile(root, path: ["hello"]).count == 13)
     }
 
+    @Test func pipelinedWalkOpenAndReadAnswerInOrder() throws {
+        let (client, server, _) = try connect()
+        defer { client.close(); server.close() }
+        _ = try client.callBlocking(.tattach(Tattach(fid: 1, afid: Tattach.noFid, uname: "root", aname: "")))
+        let results = client.pipelineBlocking([
+            .twalk(Twalk(fid: 1, newfid: 2, wnames: ["dir", "a"])),
+            .tlopen(Tlopen(fid: 2, flags: LinuxOpenFlags.readOnly)),
+            .tread(Tread(fid: 2, offset: 0, count: 100)),
+        ])
+        guard results.count == 3, case .rwalk(let walk) = try results[0].get(), case .rlopen = try results[1].get(),
+            case .rread(let read) = try results[2].get()
+        else {
+            Issue.record("unexpected replies: \(results)")
+            return
+        }
+        #expect(walk.qids.count == 2)
+        #expect(read.data == [1, 2, 3])
+        // A walk that fails takes the rest of the chain with it, each with its own error.
+        let failed = client.pipelineBlocking([
+            .twalk(Twalk(fid: 1, newfid: 3, wnames: ["nope"])),
+            .tlopen(Tlopen(fid: 3, flags: LinuxOpenFlags.readOnly)),
+        ])
+        #expect(throws: NinePError.self) { try failed[0].get() }
+        #expect(throws: NinePError.self) { try failed[1].get() }
+    }
+
+    @Test func pipelinedCallsEndAtTheirDeadlineWhileTheCallerReads() throws {
+        let (client, server, _) = try connect()
+        defer { client.close(); server.close() }
+        _ = try client.callBlocking(.tattach(Tattach(fid: 1, afid: Tattach.noFid, uname: "root", aname: "")))
+        let results = client.pipelineBlocking(
+            [
+                .twalk(Twalk(fid: 1, newfid: 2, wnames: ["slow"])),
+                .tlopen(Tlopen(fid: 2, flags: LinuxOpenFlags.readOnly)),
+                .tread(Tread(fid: 2, offset: 0, count: 10)),
+            ], deadline: .now + .milliseconds(200))
+        #expect(throws: Never.self) { try results[0].get() }
+        #expect(throws: Never.self) { try results[1].get() }
+        let error = #expect(throws: NinePError.self) { try results[2].get() }
+        #expect(error?.code == .timedOut)
+        // The blocked read was flushed; the connection goes on.
+        guard case .rwalk = try client.callBlocking(.twalk(Twalk(fid: 1, newfid: 3, wnames: ["hello"]))) else {
+            Issue.record("expected Rwalk")
+            return
+        }
+    }
+
     @Test func closingFailsPendingCallsAndReleasesFids() async throws {
         let (client, server, fileSystem) = try connect()
         let root = try await client.attach(uname: "root")

@@ -20,6 +20,11 @@ public final class NinePClient: Sendable {
     private let state: ConditionLock<State>
     private let writer = Mutex<Void>(())
     private let logger: Logger
+    /// Wake-ups of the background reader and of the deadline thread, each on a condition of
+    /// its own: a reply wakes only the callers waiting on `state`, never these two. Set when
+    /// something they look at may have changed; they clear it before they look.
+    private let readerKick = ConditionLock(false)
+    private let deadlineKick = ConditionLock(false)
 
     private struct Pending {
         var completion: (@Sendable (Result<Message, NinePError>) -> Void)?
@@ -214,13 +219,11 @@ public final class NinePClient: Sendable {
         // Registered and written under the writer's lock: a deadline that passes at once
         // cannot put its Tflush on the wire before the request itself.
         let outcome = writer.withLock { _ -> SendOutcome in
-            var wake = false
+            var (wakeReader, wakeDeadlines) = (false, false)
             let registered = state.withLock { state -> Result<UInt16, NinePError> in
-                defer {
-                    // The deadline thread looks again; the background reader starts reading
-                    // when nobody reads and this reply is nobody's own to read.
-                    wake = deadline != nil || (!readsItself && !state.leading)
-                }
+                // The background reader starts reading when nobody reads and this reply is
+                // nobody's own to read.
+                wakeReader = !readsItself && !state.leading
                 if let error = state.closedError { return .failure(error) }
                 guard let tag = state.allocateTag() else {
                     return .failure(NinePError(.fileSystem, errno: .resourceBusy, "too many requests in flight"))
@@ -228,11 +231,15 @@ public final class NinePClient: Sendable {
                 state.pending[tag] = Pending(completion: completion, deadline: deadline, createdFid: Self.fidCreated(by: message))
                 if readsItself { state.selfReading.insert(tag) }
                 if let deadline, deadline < (state.earliestDeadline ?? deadline + .seconds(1)) {
+                    // The deadline thread looks again only for a sooner deadline: a later one
+                    // it meets when it wakes for the earliest, so a call costs it no wake-up.
                     state.earliestDeadline = deadline
+                    wakeDeadlines = true
                 }
                 return .success(tag)
             }
-            if wake { state.notifyAll() }
+            if wakeReader { kick(readerKick) }
+            if wakeDeadlines { kick(deadlineKick) }
             let tag: UInt16
             switch registered {
             case .success(let registeredTag): tag = registeredTag
@@ -300,50 +307,56 @@ public final class NinePClient: Sendable {
     /// (delivering any other replies it meets), so a round trip costs no wake-up of a reader
     /// thread; otherwise the client's reader hands it the reply.
     public func callBlocking(_ message: Message, deadline: ContinuousClock.Instant? = nil) throws(NinePError) -> Message {
-        final class Reply: @unchecked Sendable {
-            // Guarded by the client's state lock.
-            var result: Result<Message, NinePError>?
-        }
-        let reply = Reply()
-        let readsItself = stream is any DeadlineByteStream
-        let tag = send(message, deadline: deadline, readsItself: readsItself) { [state] result in
-            state.withLock(notify: true) { _ in reply.result = result }
-        }
-        enum Next { case done(Result<Message, NinePError>), lead }
-        while true {
-            // The reply, or the stream free for us to read it. No deadline here: the deadline
-            // thread fails the call when it passes (a reading caller also stops reading then).
-            let next = state.wait(until: { state in
-                reply.result != nil || (tag.map { state.selfReading.contains($0) } ?? false) && !state.leading
-            }) { state -> Next in
-                if let result = reply.result { return .done(result) }
-                state.leading = true
-                return .lead
-            }!
-            switch next {
-            case .done(let result):
-                return try result.get()
-            case .lead:
-                leadOnce(deadline: deadline)
-                if let deadline, let tag, ContinuousClock.now >= deadline, state.withLock({ _ in reply.result == nil }) {
-                    abandon(tag, because: .timedOut("no reply within the deadline"))
-                }
-            }
-        }
+        try pipelineBlocking([message], deadline: deadline)[0].get()
     }
 
     /// Requests sent back to back, blocking the calling thread until every one is answered:
-    /// one round trip for a chain such as Tlopen then Tread on one fid (servers that run a
-    /// fid's requests in order answer them in order; others may fail a later one, which the
-    /// caller can try again on its own).
+    /// one round trip for a chain such as Twalk, Tlopen then Tread on one fid (servers that
+    /// run a fid's requests in order answer them in order; others may fail a later one, which
+    /// the caller can try again on its own). The caller reads its own replies as
+    /// ``callBlocking(_:deadline:)`` does.
     /// - Returns: one result per message, in the order sent.
     public func pipelineBlocking(_ messages: [Message], deadline: ContinuousClock.Instant? = nil) -> [Result<Message, NinePError>] {
         guard !messages.isEmpty else { return [] }
-        let replies = ConditionLock<[Result<Message, NinePError>?]>(Array(repeating: nil, count: messages.count))
-        for (index, message) in messages.enumerated() {
-            send(message, deadline: deadline) { result in replies.withLock(notify: true) { $0[index] = result } }
+        final class Replies: @unchecked Sendable {
+            // Guarded by the client's state lock.
+            var results: [Result<Message, NinePError>?]
+            var missing: Int
+            init(_ count: Int) {
+                results = Array(repeating: nil, count: count)
+                missing = count
+            }
         }
-        return replies.wait(until: { $0.allSatisfy { $0 != nil } }) { $0.map { $0! } }!
+        let replies = Replies(messages.count)
+        let readsItself = stream is any DeadlineByteStream
+        var tags: [UInt16?] = []
+        for (index, message) in messages.enumerated() {
+            let tag = send(message, deadline: deadline, readsItself: readsItself) { [state] result in
+                state.withLock(notify: true) { _ in
+                    if replies.results[index] == nil { replies.missing -= 1 }
+                    replies.results[index] = result
+                }
+            }
+            tags.append(tag)
+        }
+        while true {
+            // The replies, or the stream free for us to read them. No deadline here: the
+            // deadline thread fails the calls when it passes (a reading caller also stops
+            // reading then).
+            let lead = state.wait(until: { state in
+                replies.missing == 0 || !state.leading && tags.contains { $0.map(state.selfReading.contains) ?? false }
+            }) { state -> Bool in
+                if replies.missing == 0 { return false }
+                state.leading = true
+                return true
+            }!
+            guard lead else { return state.withLock { _ in replies.results.map { $0! } } }
+            leadOnce(deadline: deadline)
+            if let deadline, ContinuousClock.now >= deadline {
+                let unanswered = state.withLock { _ in tags.indices.filter { replies.results[$0] == nil }.compactMap { tags[$0] } }
+                for tag in unanswered { abandon(tag, because: .timedOut("no reply within the deadline")) }
+            }
+        }
     }
 
     /// Gives up on a request: sends Tflush, fails the caller now, and frees the tag once
@@ -368,6 +381,8 @@ public final class NinePClient: Sendable {
             return (completion, flushTag)
         }
         outcome.completion?(.failure(error))
+        // The reply is nobody's own to read any more: the background reader takes it.
+        kick(readerKick)
         guard let flushTag = outcome.flushTag else { return }
         write(Message.tflush(Tflush(oldtag: tag)).encode(tag: flushTag, dialect: dialect))
     }
@@ -396,16 +411,24 @@ public final class NinePClient: Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     }
 
+    private func kick(_ flag: ConditionLock<Bool>) {
+        flag.withLock(notify: true) { $0 = true }
+    }
+
     /// Reads for the replies no caller reads itself, whenever nobody else reads.
     private func backgroundReader() {
         while true {
-            let go = state.wait(until: { $0.closedError != nil || (!$0.leading && $0.backgroundWork) }) { state -> Bool in
-                guard state.closedError == nil else { return false }
+            let go = state.withLock { state -> Bool? in
+                guard state.closedError == nil else { return nil }
+                guard !state.leading && state.backgroundWork else { return false }
                 state.leading = true
                 return true
-            }!
-            guard go else { return }
-            leadOnce(deadline: nil)
+            }
+            switch go {
+            case nil: return
+            case true?: leadOnce(deadline: nil)
+            case false?: readerKick.wait(until: { $0 }) { $0 = false }
+            }
         }
     }
 
@@ -433,7 +456,12 @@ public final class NinePClient: Sendable {
         } catch {
             failure = .closed("connection failed: \(error)")
         }
-        state.withLock(notify: true) { $0.leading = false }
+        if state.withLock(notify: true, { state in
+            state.leading = false
+            return state.backgroundWork
+        }) {
+            kick(readerKick)
+        }
         if let failure {
             stream.close()
             fail(with: failure)
@@ -512,36 +540,25 @@ public final class NinePClient: Sendable {
             return state.pending.values.compactMap(\.completion)
         }
         for completion in completions { completion(.failure(error)) }
+        kick(readerKick)
+        kick(deadlineKick)
     }
 
     private func deadlineLoop() {
         while true {
-            let planned = state.withLock { $0.earliestDeadline }
-            // Wake when the earliest deadline passes, or when a sooner one is registered.
-            let expired = state.wait(
-                until: { state in
-                    state.closedError != nil || state.earliestDeadline != planned
-                        || (planned.map { $0 <= .now } ?? false)
-                },
-                deadline: planned ?? .now + .seconds(3600)
-            ) { state -> [UInt16]? in
+            let expired = state.withLock { state -> [UInt16]? in
                 if state.closedError != nil { return nil }
                 let now = ContinuousClock.now
+                guard let earliest = state.earliestDeadline, earliest <= now else { return [] }
                 let expired = state.pending.filter { $0.value.deadline.map { $0 <= now } ?? false }.map(\.key)
                 state.earliestDeadline = state.pending.values.compactMap(\.deadline).filter { $0 > now }.min()
                 return expired
             }
-            switch expired {
-            case .some(nil): return
-            case .some(let tags?):
-                for tag in tags { abandon(tag, because: .timedOut("no reply within the deadline")) }
-            case .none:
-                // The planned deadline passed without the predicate seeing it: look again.
-                state.withLock { state in
-                    let now = ContinuousClock.now
-                    if state.earliestDeadline == planned, let planned, planned <= now { state.earliestDeadline = now }
-                }
-            }
+            guard let expired else { return }
+            for tag in expired { abandon(tag, because: .timedOut("no reply within the deadline")) }
+            // Until the earliest deadline, or until a sooner one is registered.
+            let planned = state.withLock { $0.earliestDeadline }
+            _ = deadlineKick.wait(until: { $0 }, deadline: planned ?? .now + .seconds(3600)) { $0 = false }
         }
     }
 
