@@ -10,7 +10,8 @@ import SystemPackage
 /// directions) or a pair such as stdin and stdout.
 ///
 /// A blocked read waits in `poll()` on the input and on a wake-up pipe, so ``close()`` wakes it
-/// at once on any kind of descriptor (a pipe cannot be shut down). Descriptors are closed
+/// at once on any kind of descriptor (a pipe cannot be shut down); a socket read without a
+/// deadline blocks in `recv` alone, which the shutdown in ``close()`` wakes. Descriptors are closed
 /// when the stream is deinitialised, never while another thread may be using them.
 public final class FileDescriptorStream: DeadlineByteStream {
     private let input: FileDescriptor
@@ -18,6 +19,7 @@ public final class FileDescriptorStream: DeadlineByteStream {
     /// A pipe whose write end wakes a blocked read.
     private let wakeup: (read: Int32, write: Int32)
     private let ownsDescriptors: Bool
+    private let inputIsSocket: Bool
     private let outputIsSocket: Bool
     private let closed = Atomic<Bool>(false)
 
@@ -32,6 +34,7 @@ public final class FileDescriptorStream: DeadlineByteStream {
         self.ownsDescriptors = ownsDescriptors
         var info = stat()
         self.outputIsSocket = fstat(output.rawValue, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK
+        self.inputIsSocket = input == output ? outputIsSocket : fstat(input.rawValue, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { throw Errno(rawValue: errno) }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
@@ -62,6 +65,23 @@ public final class FileDescriptorStream: DeadlineByteStream {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer, deadline: ContinuousClock.Instant?) throws -> Int? {
+        // A socket read without a deadline blocks in recv alone, one syscall instead of poll
+        // and read: close() shuts the socket down, which wakes it. A non-blocking socket
+        // that has nothing waits in poll below.
+        if deadline == nil && inputIsSocket {
+            while true {
+                if closed.load(ordering: .acquiring) { return 0 }
+                let count = recv(input.rawValue, buffer.baseAddress, buffer.count, 0)
+                if count >= 0 { return closed.load(ordering: .acquiring) ? 0 : count }
+                switch errno {
+                case EINTR: continue
+                case EAGAIN: break
+                case ECONNRESET: return 0
+                default: throw Errno(rawValue: errno)
+                }
+                break
+            }
+        }
         while true {
             if closed.load(ordering: .acquiring) { return 0 }
             var fds = [
