@@ -15,8 +15,17 @@ public final class FamilyTree: RemoteTree {
     struct State {
         var client: NinePClient?
         var root: RemoteFid?
-        var handles: [UInt64: UInt32] = [:]
+        var handles: [UInt64: OpenFile] = [:]
         var nextHandle: UInt64 = 1
+    }
+
+    /// A file opened on the union, with what came with its open.
+    struct OpenFile {
+        var fid: UInt32
+        /// The file's first bytes, read with the open.
+        var prefetched: [UInt8]
+        /// Whether `prefetched` is the whole file (the read brought less than asked).
+        var complete: Bool
     }
 
     /// - Parameters:
@@ -135,33 +144,81 @@ public final class FamilyTree: RemoteTree {
         return r.target
     }
 
+    /// Walks, opens and reads the file in one round trip to the union (Twalk, Tlopen and
+    /// Tread back to back; the union runs a fid's requests in order). The union's node files
+    /// are snapshots taken at open (procsrv reads a /proc file whole when it is opened), so
+    /// what came with the open is the file, and reads within it are answered here; a file
+    /// longer than one read goes on from the union.
     public func open(_ path: [String]) throws -> UInt64 {
-        let (client, fid) = try walk(path)
-        do {
-            _ = try call(.tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly)))
-        } catch {
+        guard path.count <= Twalk.maxNames else {
+            let (client, fid) = try walk(path)
+            return try open(client: client, fid: fid, path: path, from: nil)
+        }
+        let (client, root) = try connection()
+        return try open(client: client, fid: client.allocateFid(), path: path, from: root.number)
+    }
+
+    /// Sends a walk from `from` to `fid` (none when nil: `fid` is walked already), then
+    /// Tlopen and Tread of `fid`, and keeps the file open under a new handle.
+    private func open(client: NinePClient, fid: UInt32, path: [String], from: UInt32?) throws -> UInt64 {
+        let count = UInt32(clamping: client.maxIOSize)
+        let walking = from != nil
+        let chain = from.map { [Message.twalk(Twalk(fid: $0, newfid: fid, wnames: path))] } ?? []
+        let results = client.pipelineBlocking(
+            chain + [.tlopen(Tlopen(fid: fid, flags: LinuxOpenFlags.readOnly)), .tread(Tread(fid: fid, offset: 0, count: count))],
+            deadline: .now + timeout)
+        let (walked, opened, read) = (walking ? results[0] : nil, results[results.count - 2], results[results.count - 1])
+        if let walked {
+            switch walked {
+            case .success(.rwalk(let r)) where r.qids.count == path.count:
+                break
+            case .failure(let error):
+                // The walk's error is the real one; the open and read of a fid never made
+                // failed after it.
+                client.releaseFid(fid)
+                throw FileError(error.errno)
+            default:
+                // A short walk: a name is not there, and the fid was never made.
+                client.releaseFid(fid)
+                throw FileError(.noSuchFileOrDirectory)
+            }
+        }
+        guard case .success(.rlopen) = opened else {
             client.clunkInBackground(fid)
-            throw error
+            if case .failure(let error) = opened { throw FileError(error.errno) }
+            throw FileError(.ioError)
+        }
+        var file = OpenFile(fid: fid, prefetched: [], complete: false)
+        if case .success(.rread(let r)) = read, r.data.count <= Int(count) {
+            file.prefetched = r.data
+            file.complete = r.data.count < Int(count)
         }
         return state.withLock { state in
             let handle = state.nextHandle
             state.nextHandle += 1
-            state.handles[handle] = fid
+            state.handles[handle] = file
             return handle
         }
     }
 
     public func read(handle: UInt64, offset: UInt64, count: Int) throws -> [UInt8] {
-        guard let fid = state.withLock({ $0.handles[handle] }) else { throw FileError(.badFileDescriptor) }
+        guard let file = state.withLock({ $0.handles[handle] }) else { throw FileError(.badFileDescriptor) }
+        if offset < UInt64(file.prefetched.count) || file.complete {
+            guard offset < UInt64(file.prefetched.count) else { return [] }
+            let start = Int(offset)
+            if file.complete || start + count <= file.prefetched.count {
+                return Array(file.prefetched[start..<min(file.prefetched.count, start + count)])
+            }
+        }
         let asked = UInt32(clamping: count)
-        guard case .rread(let r) = try call(.tread(Tread(fid: fid, offset: offset, count: asked))), r.data.count <= Int(asked) else {
+        guard case .rread(let r) = try call(.tread(Tread(fid: file.fid, offset: offset, count: asked))), r.data.count <= Int(asked) else {
             throw FileError(.ioError)
         }
         return r.data
     }
 
     public func release(handle: UInt64) {
-        guard let fid = state.withLock({ $0.handles.removeValue(forKey: handle) }) else { return }
+        guard let fid = state.withLock({ $0.handles.removeValue(forKey: handle)?.fid }) else { return }
         state.withLock { $0.client }?.clunkInBackground(fid)
     }
 }
