@@ -97,9 +97,6 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
         guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
-        for option in sshOptions where !option.contains("=") {
-            throw ValidationError("-o \(option): expected NAME=VALUE")
-        }
     }
 
     func run() throws {
@@ -107,7 +104,8 @@ struct RunCommand: ParsableCommand {
         let environment = processEnvironment()
         let selection: HostList
         do {
-            selection = try HostSelection(targets: hosts, exclusions: exclude).resolve(environment: environment)
+            let sink = OutputSink()
+            selection = try HostSelection(targets: hosts, exclusions: exclude).resolve(environment: environment) { sink.message($0) }
         } catch {
             throw ValidationError(error.description)
         }
@@ -133,25 +131,11 @@ struct RunCommand: ParsableCommand {
         options.gather = gather
         options.killOnFailure = killOnFailure
         options.stage = stage
-        options.environment = ProcessBytes.exported(export, from: ProcessBytes.environment())
-        for option in sshOptions {
-            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
-            switch parts[0].lowercased() {
-            case "stricthostkeychecking":
-                switch parts[1].lowercased() {
-                case "yes": options.strictHostKeyChecking = .yes
-                case "accept-new": options.strictHostKeyChecking = .acceptNew
-                case "no", "off": options.strictHostKeyChecking = .no
-                default: throw ValidationError("-o StrictHostKeyChecking takes yes, accept-new or no")
-                }
-            case "userknownhostsfile": options.knownHostsFile = parts[1]
-            case "identityfile": options.identityFiles.append(parts[1])
-            case "port":
-                guard let port = Int(parts[1]) else { throw ValidationError("-o Port takes a number") }
-                options.port = port
-            case "user": options.user = parts[1]
-            default: throw ValidationError("-o \(parts[0]) is not supported (put it in the ssh config file, -F)")
-            }
+        do {
+            options.environment = try ProcessBytes.exported(export, from: ProcessBytes.environment())
+            for option in sshOptions { try options.apply(sshOption: option) }
+        } catch {
+            throw ValidationError(error.description)
         }
 
         let launcher = Launcher(options: options, logger: logger)
