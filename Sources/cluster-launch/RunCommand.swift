@@ -157,7 +157,7 @@ struct RunCommand: ParsableCommand {
         throw ExitCode(status)
     }
 
-    /// Runs `cluster-launch shell ID` on the terminal, in its foreground, once every node has
+    /// Runs `cluster-launch shell -j ID` on the terminal, in its foreground, once every node has
     /// started the job (or failed); the job goes on meanwhile and the launcher waits for it
     /// afterwards.
     static func openShell(_ launcher: Launcher) async {
@@ -165,7 +165,7 @@ struct RunCommand: ParsableCommand {
         let familyID = launcher.familyID
         let sink = OutputSink()
         do {
-            let status = try await offThePool { try ForegroundCommand.run([selfPath(), "shell", familyID]) }
+            let status = try await offThePool { try ForegroundCommand.run([selfPath(), "shell", "-j", familyID]) }
             sink.message("the shell ended (status \(status)); waiting for the job (Ctrl-C interrupts it)")
         } catch {
             sink.message("cannot open the shell: \(error)")
