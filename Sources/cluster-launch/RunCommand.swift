@@ -21,7 +21,7 @@ struct RunCommand: ParsableCommand {
             that failed first. Output lines are prefixed "host: "
             (-N drops the prefix, -b gathers identical outputs after the job).
             Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES,
-            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file. The
+            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file unless --input forwards this one. The
             command's words, exported values and working directory reach the nodes byte for
             byte inside the connection, never on a remote command line. Ctrl-C interrupts the
             job on every node (a node not started yet never starts it); a second Ctrl-C within
@@ -83,6 +83,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Environment to pass: ALL, NONE, or NAME[,NAME…] (as srun). Default NONE.", valueName: "NAMES"))
     var export: String = "NONE"
 
+    @Option(name: .long, help: ArgumentHelp("Who reads this standard input: none (end of file), all (every node, as clush) or one HOST (as srun --input).", valueName: "none|all|HOST"))
+    var input = "none"
+
     @Flag(name: .long, help: "Open your shell in the family's namespace on this terminal while the job runs; the launcher then waits for the job.")
     var shell = false
 
@@ -97,6 +100,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
         guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
+        if shell, input.lowercased() != "none" { throw ValidationError("--shell takes this terminal's input: --input cannot forward it too") }
     }
 
     func run() throws {
@@ -134,6 +138,7 @@ struct RunCommand: ParsableCommand {
         do {
             options.environment = try ProcessBytes.exported(export, from: ProcessBytes.environment())
             for option in sshOptions { try options.apply(sshOption: option) }
+            options.input = try JobInput(parsing: input, hosts: options.hosts)
         } catch {
             throw ValidationError(error.description)
         }
