@@ -17,7 +17,7 @@ struct ClusterLaunch: ParsableCommand {
               cluster-launch shell
             """,
         version: ClusterProcVersion.current,
-        subcommands: [RunCommand.self, ExecCommand.self, ShellCommand.self, ListCommand.self, CatCommand.self, LsCommand.self],
+        subcommands: [RunCommand.self, ExecCommand.self, ShellCommand.self, ListCommand.self, KillCommand.self, CatCommand.self, LsCommand.self],
         defaultSubcommand: RunCommand.self
     )
 
