@@ -93,14 +93,17 @@ struct ListCommand: ParsableCommand {
             print("no family is running")
             return
         }
-        print("ID       NODES                STARTED   COMMAND")
+        print("ID       NODES                STARTED                 ELAPSED COMMAND")
+        let now = Int(time(nil))
         for family in families {
             var time = time_t(family.started)
             var parts = tm()
             localtime_r(&time, &parts)
-            let started = String(format2: parts.tm_hour) + ":" + String(format2: parts.tm_min) + ":" + String(format2: parts.tm_sec)
+            let date = "\(parts.tm_year + 1900)-\(String(format2: parts.tm_mon + 1))-\(String(format2: parts.tm_mday))"
+            let clock = String(format2: parts.tm_hour) + ":" + String(format2: parts.tm_min) + ":" + String(format2: parts.tm_sec)
+            let elapsed = Column.formatElapsed(UInt64(max(0, now - family.started)))
             let nodes = HostList(family.hosts).folded()
-            print("\(family.id.padding(8)) \(nodes.padding(20)) \(started.padding(9)) \(family.command)")
+            print("\(family.id.padding(8)) \(nodes.padding(20)) \(date) \(clock) \(String(repeating: " ", count: max(0, 11 - elapsed.count)))\(elapsed) \(family.command)")
         }
     }
 }

@@ -79,6 +79,13 @@ extension LaunchTests {
         let listed = try await Spawned.run([binary, "-v", "list", "-j", id])
         #expect(listed.status == 0, "\(listed.errors)")
         #expect(listed.output.split(separator: "\n").dropFirst().map { $0.split(separator: " ").first } == [Substring(id)], "\(listed.output)")
+        // The row gives the date and the time elapsed, as a ps etime: "1796169713" is no date.
+        var today = tm()
+        var now = time(nil)
+        localtime_r(&now, &today)
+        let fields = listed.output.split(separator: "\n").last?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+        #expect(fields.count > 4 && fields[2] == "\(today.tm_year + 1900)-\(today.tm_mon < 9 ? "0" : "")\(today.tm_mon + 1)-\(today.tm_mday < 10 ? "0" : "")\(today.tm_mday)", "\(listed.output)")
+        #expect(fields.count > 4 && fields[4].contains(":"), "\(listed.output)")
         let cat = try await Spawned.run([binary, "-j", id, "cat", "node02/sys/kernel/hostname"])
         #expect(cat.status == 0, "\(cat.errors)")
         #expect(cat.output == "node02\n")
