@@ -34,6 +34,15 @@ extension LaunchTests {
         #expect(outcome.errors.contains("cluster-launch: -x node0* matches none of the selected hosts"), "\(outcome.errors)")
     }
 
+    @Test func anErrorNamesItsHostOnce() async throws {
+        let cluster = try await SimCluster.shared()
+        let host = "nosuch-\(getpid()).invalid"
+        let outcome = try await Self.launch(cluster, ["-t", "5", "-w", host, "hostname"])
+        #expect(outcome.status == 255)
+        #expect(outcome.errors.contains("cluster-launch: \(host): cannot connect"), "\(outcome.errors)")
+        #expect(!outcome.errors.contains("\(host): \(host):"), "\(outcome.errors)")
+    }
+
     /// srun's `-n 2 -x node05` in `node[05-08]` runs on two nodes; clush's `@group` from its
     /// groups file format.
     @Test func countsAfterExclusionsAndGroups() async throws {

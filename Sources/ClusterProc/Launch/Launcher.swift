@@ -226,7 +226,8 @@ public final class Launcher: Sendable {
         settle(host)
         guard first else { return }
         if case .failed(_, let message) = result {
-            sink.message("\(host): \(message)")
+            // SSH errors name their host already.
+            sink.message(message.hasPrefix("\(host): ") ? message : "\(host): \(message)")
         }
         guard options.killOnFailure, let code = failureCode(result) else { return }
         // srun's -K: the first node that fails ends the job everywhere, and its status is
