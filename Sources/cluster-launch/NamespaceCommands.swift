@@ -75,9 +75,11 @@ func enterNamespace(options: FamilyOptions, command: [String]) throws -> Int32 {
     do {
         return try PrivateNamespace.run(command: command, tree: tree, hosts: family.hosts, logger: logger)
     } catch {
-        let message = "cluster-launch: \(error)\ncluster-launch: without the namespace, cps and 'cluster-launch cat|ls PATH' still read the family's nodes\n"
-        writeError(message)
-        return 125
+        let status = (error as? NamespaceError)?.exitStatus ?? 125
+        // Only a failure of the namespace itself has the way around it.
+        let hint = status == 125 ? "cluster-launch: without the namespace, cps and 'cluster-launch cat|ls PATH' still read the family's nodes\n" : ""
+        writeError("cluster-launch: \(error)\n" + hint)
+        return status
     }
 }
 
