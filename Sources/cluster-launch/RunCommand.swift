@@ -12,27 +12,27 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run COMMAND on every node (the default subcommand).",
         discussion: """
-            Words without -- are one command line (joined with spaces) that the user's login
+            Words without -- are one command line (joined with spaces) that the user's login \
             shell runs on each node, as pdsh and clush do: cluster-launch -w node01 'cd /tmp && pwd'.
-            After -- they are the program and its arguments, run exactly (as srun):
+            After -- they are the program and its arguments, run exactly (as srun): \
             cluster-launch -w node01 -- ./simulate --steps 1000. A command not found exits 127.
-            Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N;
-            255 when a node could not be reached or was lost; with -k, the status of the node
-            that failed first. Output lines are prefixed "host: "
+            Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N; \
+            255 when a node could not be reached or was lost; with -k, the status of the node \
+            that failed first. Output lines are prefixed "host: " \
             (-N drops the prefix, -b gathers identical outputs after the job).
-            Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES,
-            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file unless --input forwards this one. The
-            command's words, exported values and working directory reach the nodes byte for
-            byte inside the connection, never on a remote command line. Ctrl-C interrupts the
-            job on every node (a node not started yet never starts it); a second Ctrl-C within
+            Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES, \
+            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file unless --input forwards this one. The \
+            command's words, exported values and working directory reach the nodes byte for \
+            byte inside the connection, never on a remote command line. Ctrl-C interrupts the \
+            job on every node (a node not started yet never starts it); a second Ctrl-C within \
             a second kills it everywhere at once.
             """
     )
 
-    @Option(name: [.customShort("w"), .customShort("n")], help: ArgumentHelp("Target hosts: node[01-16,20], ^FILE, - (stdin), or a count N (first N of SLURM_JOB_NODELIST / CLUSTER_PROC_HOSTFILE).", valueName: "HOSTS"))
+    @Option(name: [.customShort("w"), .customShort("n")], help: ArgumentHelp("Target hosts: node[01-16,20], @group, ^FILE, - (stdin), /regex/ (keeps the matching hosts), or a count N (the first N of SLURM_JOB_NODELIST / CLUSTER_PROC_HOSTFILE left after -x).", valueName: "HOSTS"))
     var hosts: [String] = []
 
-    @Option(name: .customShort("x"), help: ArgumentHelp("Exclude hosts (same syntax).", valueName: "HOSTS"))
+    @Option(name: .customShort("x"), help: ArgumentHelp("Exclude hosts (same syntax; /regex/ removes the matching hosts).", valueName: "HOSTS"))
     var exclude: [String] = []
 
     @Option(name: .customShort("f"), help: "Fanout: nodes being set up (connecting, starting procsrv) at once; every copy of the job then runs together.")
