@@ -51,7 +51,7 @@ struct NamespaceBench: ParsableCommand {
         let remotePath = "/proc/\(cluster.nodes(1))/\(remotePID)/status"
         let localPath = "/proc/\(local.pid)/status"
         let timer = [options.benchPath, "time-runs", "--runs", "\(runs)", "--warmup", "\(warmup)", "--expect", "State:"]
-        let exec = [options.tool("cluster-launch"), "exec", id, "--"]
+        let exec = [options.tool("cluster-launch"), "exec", "-j", id, "--"]
         let cases: [(scenario: String, tool: String, argv: [String])] = [
             ("cat (spawn+read)", "namespace node01", exec + timer + ["--", "/bin/cat", remotePath]),
             ("cat (spawn+read)", "local", timer + ["--", "/bin/cat", localPath]),

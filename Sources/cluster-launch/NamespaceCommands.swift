@@ -8,10 +8,13 @@ import Glibc
 
 /// Options shared by the commands that enter or read a running family.
 struct FamilyOptions: ParsableArguments {
+    @Option(name: .customShort("j"), help: ArgumentHelp("The family's id (see cluster-launch list); needed only when more than one family runs, outside a family's namespace.", valueName: "ID"))
+    var id: String?
+
     @Flag(name: .shortAndLong, help: "Log debugging details.")
     var verbose = false
 
-    func family(_ id: String?) throws -> FamilyRecord {
+    func family() throws -> FamilyRecord {
         do {
             return try FamilyRegistry.find(id, environment: processEnvironment())
         } catch {
@@ -31,13 +34,10 @@ struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run a command in a family's private namespace, where /proc/<host> shows each node's /proc.",
-        discussion: "ID may be left out when exactly one family runs (or inside a family's namespace)."
+        discussion: "cluster-launch exec [-j ID] -- COMMAND ARGS"
     )
 
     @OptionGroup var options: FamilyOptions
-
-    @Argument(help: "The family's id (see cluster-launch list).")
-    var id: String?
 
     @Argument(parsing: .postTerminator, help: "The command to run.")
     var command: [String] = []
@@ -47,7 +47,7 @@ struct ExecCommand: ParsableCommand {
     }
 
     func run() throws {
-        throw ExitCode(try enterNamespace(options: options, id: id, command: command))
+        throw ExitCode(try enterNamespace(options: options, command: command))
     }
 }
 
@@ -60,27 +60,26 @@ struct ShellCommand: ParsableCommand {
 
     @OptionGroup var options: FamilyOptions
 
-    @Argument(help: "The family's id (see cluster-launch list).")
-    var id: String?
-
     func run() throws {
         let shell = processEnvironment()["SHELL"].flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/sh"
-        throw ExitCode(try enterNamespace(options: options, id: id, command: [shell]))
+        throw ExitCode(try enterNamespace(options: options, command: [shell]))
     }
 }
 
 /// Enters the namespace. Must run before this process starts any thread.
-func enterNamespace(options: FamilyOptions, id: String?, command: [String]) throws -> Int32 {
+func enterNamespace(options: FamilyOptions, command: [String]) throws -> Int32 {
     let logger = bootstrapLogging(verbose: options.verbose)
-    let family = try options.family(id)
+    let family = try options.family()
     setenv(FamilyRegistry.familyVariable, family.id, 1)
     let tree = FamilyTree(socket: family.socket)
     do {
         return try PrivateNamespace.run(command: command, tree: tree, hosts: family.hosts, logger: logger)
     } catch {
-        let message = "cluster-launch: \(error)\ncluster-launch: without the namespace, cps and 'cluster-launch cat|ls PATH' still read the family's nodes\n"
-        writeError(message)
-        return 125
+        let status = (error as? NamespaceError)?.exitStatus ?? 125
+        // Only a failure of the namespace itself has the way around it.
+        let hint = status == 125 ? "cluster-launch: without the namespace, cps and 'cluster-launch cat|ls PATH' still read the family's nodes\n" : ""
+        writeError("cluster-launch: \(error)\n" + hint)
+        return status
     }
 }
 
@@ -88,20 +87,25 @@ func enterNamespace(options: FamilyOptions, id: String?, command: [String]) thro
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "Show the running families.")
 
+    @OptionGroup var options: FamilyOptions
+
     func run() throws {
-        let families = FamilyRegistry.list(environment: processEnvironment())
+        let families = options.id == nil ? FamilyRegistry.list(environment: processEnvironment()) : [try options.family()]
         guard !families.isEmpty else {
             print("no family is running")
             return
         }
-        print("ID       NODES                STARTED   COMMAND")
+        print("ID       NODES                STARTED                 ELAPSED COMMAND")
+        let now = Int(time(nil))
         for family in families {
             var time = time_t(family.started)
             var parts = tm()
             localtime_r(&time, &parts)
-            let started = String(format2: parts.tm_hour) + ":" + String(format2: parts.tm_min) + ":" + String(format2: parts.tm_sec)
+            let date = "\(parts.tm_year + 1900)-\(String(format2: parts.tm_mon + 1))-\(String(format2: parts.tm_mday))"
+            let clock = String(format2: parts.tm_hour) + ":" + String(format2: parts.tm_min) + ":" + String(format2: parts.tm_sec)
+            let elapsed = Column.formatElapsed(UInt64(max(0, now - family.started)))
             let nodes = HostList(family.hosts).folded()
-            print("\(family.id.padding(8)) \(nodes.padding(20)) \(started.padding(9)) \(family.command)")
+            print("\(family.id.padding(8)) \(nodes.padding(20)) \(date) \(clock) \(String(repeating: " ", count: max(0, 11 - elapsed.count)))\(elapsed) \(family.command)")
         }
     }
 }
@@ -112,11 +116,10 @@ struct CatCommand: ParsableCommand {
         commandName: "cat", abstract: "Print files of the family's namespace (e.g. node02/4242/status), without FUSE.")
 
     @OptionGroup var options: FamilyOptions
-    @Option(name: .customShort("j"), help: "The family's id.") var id: String?
     @Argument(help: "Paths under /proc of the namespace: HOST/PID/FILE.") var paths: [String]
 
     func run() throws {
-        let family = try options.family(id)
+        let family = try options.family()
         let tree = FamilyTree(socket: family.socket)
         let paths = paths
         let failed = Blocking.run { await Self.print(paths, tree: tree) }
@@ -158,11 +161,10 @@ struct LsCommand: ParsableCommand {
         commandName: "ls", abstract: "List a directory of the family's namespace (the nodes, a node's PIDs, …), without FUSE.")
 
     @OptionGroup var options: FamilyOptions
-    @Option(name: .customShort("j"), help: "The family's id.") var id: String?
     @Argument(help: "A path under /proc of the namespace (default: the nodes).") var path: String = ""
 
     func run() throws {
-        let family = try options.family(id)
+        let family = try options.family()
         let tree = FamilyTree(socket: family.socket)
         let parts = CatCommand.components(path)
         do {

@@ -12,27 +12,27 @@ struct RunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Run COMMAND on every node (the default subcommand).",
         discussion: """
-            Words without -- are one command line (joined with spaces) that the user's login
+            Words without -- are one command line (joined with spaces) that the user's login \
             shell runs on each node, as pdsh and clush do: cluster-launch -w node01 'cd /tmp && pwd'.
-            After -- they are the program and its arguments, run exactly (as srun):
+            After -- they are the program and its arguments, run exactly (as srun): \
             cluster-launch -w node01 -- ./simulate --steps 1000. A command not found exits 127.
-            Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N;
-            255 when a node could not be reached or was lost; with -k, the status of the node
-            that failed first. Output lines are prefixed "host: "
+            Exit status: the highest exit code of the nodes; 128+N for a job killed by signal N; \
+            255 when a node could not be reached or was lost; with -k, the status of the node \
+            that failed first. Output lines are prefixed "host: " \
             (-N drops the prefix, -b gathers identical outputs after the job).
-            Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES,
-            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file. The
-            command's words, exported values and working directory reach the nodes byte for
-            byte inside the connection, never on a remote command line. Ctrl-C interrupts the
-            job on every node (a node not started yet never starts it); a second Ctrl-C within
+            Each copy of the job gets CLUSTER_PROC_NODEID, CLUSTER_PROC_NNODES, \
+            CLUSTER_PROC_NODELIST and CLUSTER_PROC_FAMILY; its stdin reads end of file unless --input forwards this one. The \
+            command's words, exported values and working directory reach the nodes byte for \
+            byte inside the connection, never on a remote command line. Ctrl-C interrupts the \
+            job on every node (a node not started yet never starts it); a second Ctrl-C within \
             a second kills it everywhere at once.
             """
     )
 
-    @Option(name: [.customShort("w"), .customShort("n")], help: ArgumentHelp("Target hosts: node[01-16,20], ^FILE, - (stdin), or a count N (first N of SLURM_JOB_NODELIST / CLUSTER_PROC_HOSTFILE).", valueName: "HOSTS"))
+    @Option(name: [.customShort("w"), .customShort("n")], help: ArgumentHelp("Target hosts: node[01-16,20], @group, ^FILE, - (stdin), /regex/ (keeps the matching hosts), or a count N (the first N of SLURM_JOB_NODELIST / CLUSTER_PROC_HOSTFILE left after -x).", valueName: "HOSTS"))
     var hosts: [String] = []
 
-    @Option(name: .customShort("x"), help: ArgumentHelp("Exclude hosts (same syntax).", valueName: "HOSTS"))
+    @Option(name: .customShort("x"), help: ArgumentHelp("Exclude hosts (same syntax; /regex/ removes the matching hosts).", valueName: "HOSTS"))
     var exclude: [String] = []
 
     @Option(name: .customShort("f"), help: "Fanout: nodes being set up (connecting, starting procsrv) at once; every copy of the job then runs together.")
@@ -83,6 +83,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Environment to pass: ALL, NONE, or NAME[,NAME…] (as srun). Default NONE.", valueName: "NAMES"))
     var export: String = "NONE"
 
+    @Option(name: .long, help: ArgumentHelp("Who reads this standard input: none (end of file), all (every node, as clush) or one HOST (as srun --input).", valueName: "none|all|HOST"))
+    var input = "none"
+
     @Flag(name: .long, help: "Open your shell in the family's namespace on this terminal while the job runs; the launcher then waits for the job.")
     var shell = false
 
@@ -97,9 +100,7 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
         guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
-        for option in sshOptions where !option.contains("=") {
-            throw ValidationError("-o \(option): expected NAME=VALUE")
-        }
+        if shell, input.lowercased() != "none" { throw ValidationError("--shell takes this terminal's input: --input cannot forward it too") }
     }
 
     func run() throws {
@@ -107,7 +108,8 @@ struct RunCommand: ParsableCommand {
         let environment = processEnvironment()
         let selection: HostList
         do {
-            selection = try HostSelection(targets: hosts, exclusions: exclude).resolve(environment: environment)
+            let sink = OutputSink()
+            selection = try HostSelection(targets: hosts, exclusions: exclude).resolve(environment: environment) { sink.message($0) }
         } catch {
             throw ValidationError(error.description)
         }
@@ -133,25 +135,12 @@ struct RunCommand: ParsableCommand {
         options.gather = gather
         options.killOnFailure = killOnFailure
         options.stage = stage
-        options.environment = ProcessBytes.exported(export, from: ProcessBytes.environment())
-        for option in sshOptions {
-            let parts = option.split(separator: "=", maxSplits: 1).map(String.init)
-            switch parts[0].lowercased() {
-            case "stricthostkeychecking":
-                switch parts[1].lowercased() {
-                case "yes": options.strictHostKeyChecking = .yes
-                case "accept-new": options.strictHostKeyChecking = .acceptNew
-                case "no", "off": options.strictHostKeyChecking = .no
-                default: throw ValidationError("-o StrictHostKeyChecking takes yes, accept-new or no")
-                }
-            case "userknownhostsfile": options.knownHostsFile = parts[1]
-            case "identityfile": options.identityFiles.append(parts[1])
-            case "port":
-                guard let port = Int(parts[1]) else { throw ValidationError("-o Port takes a number") }
-                options.port = port
-            case "user": options.user = parts[1]
-            default: throw ValidationError("-o \(parts[0]) is not supported (put it in the ssh config file, -F)")
-            }
+        do {
+            options.environment = try ProcessBytes.exported(export, from: ProcessBytes.environment())
+            for option in sshOptions { try options.apply(sshOption: option) }
+            options.input = try JobInput(parsing: input, hosts: options.hosts)
+        } catch {
+            throw ValidationError(error.description)
         }
 
         let launcher = Launcher(options: options, logger: logger)
@@ -173,7 +162,7 @@ struct RunCommand: ParsableCommand {
         throw ExitCode(status)
     }
 
-    /// Runs `cluster-launch shell ID` on the terminal, in its foreground, once every node has
+    /// Runs `cluster-launch shell -j ID` on the terminal, in its foreground, once every node has
     /// started the job (or failed); the job goes on meanwhile and the launcher waits for it
     /// afterwards.
     static func openShell(_ launcher: Launcher) async {
@@ -181,7 +170,7 @@ struct RunCommand: ParsableCommand {
         let familyID = launcher.familyID
         let sink = OutputSink()
         do {
-            let status = try await offThePool { try ForegroundCommand.run([selfPath(), "shell", familyID]) }
+            let status = try await offThePool { try ForegroundCommand.run([selfPath(), "shell", "-j", familyID]) }
             sink.message("the shell ended (status \(status)); waiting for the job (Ctrl-C interrupts it)")
         } catch {
             sink.message("cannot open the shell: \(error)")

@@ -21,7 +21,8 @@ struct Cps: AsyncParsableCommand {
               cps                       the job's processes on every node
               cps -e -w 'node[01-02]'   every process of two nodes
               cps aux                   BSD style: every process, user format
-            """
+            """,
+        version: ClusterProcVersion.current
     )
 
     @Option(name: .customShort("j"), help: "The family's id (see cluster-launch list).") var family: String?

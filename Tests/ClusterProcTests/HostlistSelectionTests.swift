@@ -118,7 +118,63 @@ import Testing
         #expect(try resolve(["64"], environment: slurm).count == 64)
         #expect(try resolve([" 2 "], environment: ["CLUSTER_PROC_HOSTFILE": hostfile, "WCOLL": wcoll]) == ["h1", "h2"])
         #expect(try resolve(["3"], environment: ["WCOLL": wcoll]) == ["w1", "w2", "w3"])
-        #expect(try resolve(["2", "extra"], excluding: ["node01"], environment: slurm) == ["node02", "extra"])
+        #expect(try resolve(["2", "extra"], excluding: ["node01"], environment: slurm) == ["node02", "node03", "extra"])
+    }
+
+    /// srun's way: `-n 2 -x node05` in `node[05-08]` runs on two nodes, not one.
+    @Test func aCountIsTakenAfterTheExclusions() throws {
+        let slurm = ["SLURM_JOB_NODELIST": "node[05-08]"]
+        #expect(try resolve(["2"], excluding: ["node05"], environment: slurm) == ["node06", "node07"])
+        #expect(try resolve(["2"], excluding: ["/node0[57]/"], environment: slurm) == ["node06", "node08"])
+        let short = error { () throws(HostListError) in try resolve(["4"], excluding: ["node05"], environment: slurm) }
+        #expect(short?.code == .badCount)
+        #expect(short?.description.contains("only 3 left after the exclusions") == true, "\(String(describing: short))")
+    }
+
+    /// pdsh's `/regex/`: extended, unanchored; in -x it removes, in -w it keeps.
+    @Test func slashedValuesAreRegularExpressions() throws {
+        #expect(try resolve(["node0[1-4]"], excluding: ["/node0[13]/"]) == ["node02", "node04"])
+        #expect(try resolve(["foo[1-4]"], excluding: ["/o{2}1/"]) == ["foo2", "foo3", "foo4"])
+        #expect(try resolve(["foo[1-4]", "/[24]$/"]) == ["foo2", "foo4"])
+        #expect(try resolve(["/[24]$/"], environment: ["SLURM_JOB_NODELIST": "s[1-4]"]) == ["s2", "s4"])
+        let bad = error { () throws(HostListError) in try resolve(["a"], excluding: ["/node[/"]) }
+        #expect(bad?.code == .badPattern)
+        #expect(error { () throws(HostListError) in try resolve(["foo[1-4]", "/^oo/"]) }?.code == .noHosts)
+    }
+
+    @Test func anExclusionThatMatchesNothingIsReported() throws {
+        var warnings: [String] = []
+        let hosts = try HostSelection(targets: ["node0[1-4]"], exclusions: ["node0*", "node02", "/^oo/"])
+            .resolve(environment: [:], input: Input().input) { warnings.append($0) }
+        #expect(hosts.hosts == ["node01", "node03", "node04"])
+        #expect(warnings == ["-x node0* matches none of the selected hosts", "-x /^oo/ matches none of the selected hosts"])
+    }
+
+    /// ClusterShell's local groups file format, read from CLUSTER_PROC_GROUPS.
+    @Test func groupsComeFromAGroupsFile() throws {
+        let directory = try TemporaryDirectory()
+        let groups = try directory.file("groups", """
+            # site groups
+            io: node[4-6]
+            login: login1, login2
+            gpu: node[10-11] @login   # nested
+            """)
+        let environment = ["CLUSTER_PROC_GROUPS": groups]
+        #expect(try resolve(["@io"], environment: environment) == ["node4", "node5", "node6"])
+        #expect(try resolve(["@io,extra", "@gpu"], excluding: ["@login"], environment: environment)
+            == ["node4", "node5", "node6", "extra", "node10", "node11"])
+        let unknown = error { () throws(HostListError) in try resolve(["@nope"], environment: environment) }
+        #expect(unknown?.code == .badGroup)
+        #expect(unknown?.description == "no group @nope in \(groups)")
+        let loop = try directory.file("loop", "a: @b\nb: @a\n")
+        #expect(error { () throws(HostListError) in try resolve(["@a"], environment: ["CLUSTER_PROC_GROUPS": loop]) }?.code == .badGroup)
+        let broken = try directory.file("broken", "io node1\n")
+        let bad = error { () throws(HostListError) in try resolve(["@io"], environment: ["CLUSTER_PROC_GROUPS": broken]) }
+        #expect(bad?.description.hasPrefix(broken + ":1: ") == true, "\(String(describing: bad))")
+        let missing = error { () throws(HostListError) in
+            try resolve(["@io"], environment: ["CLUSTER_PROC_GROUPS": directory.path + "/absent"])
+        }
+        #expect(missing?.code == .unreadableFile)
     }
 
     @Test func badCountsAreClearErrors() throws {

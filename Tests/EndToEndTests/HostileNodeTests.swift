@@ -119,7 +119,7 @@ struct HostileNodeTests {
             t owner sh -c 'cat \(secret) | wc -c'
             """
         let outcome = try await Spawned.run(
-            ["/usr/bin/timeout", "600", "\(LaunchTests.binaries)/cluster-launch", "exec", family.id, "--", "sh", "-c", script])
+            ["/usr/bin/timeout", "600", "\(LaunchTests.binaries)/cluster-launch", "exec", "-j", family.id, "--", "sh", "-c", script])
         #expect(outcome.status == 0, "\(outcome.status) \(outcome.errors)")
         let parts = sections(outcome.output)
         let ioError = "Input/output error\nrc=1"

@@ -126,7 +126,7 @@ struct LaunchTests {
         #expect(words(cps.output) == words(ps.output))
 
         // An unmodified cat inside the namespace reads node02's /proc.
-        let inside = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "cat", "/proc/node02/\(pid)/status"])
+        let inside = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", "-j", id, "--", "cat", "/proc/node02/\(pid)/status"])
         #expect(inside.status == 0, "\(inside.errors)")
         let direct = try await Spawned.run(["/usr/bin/ssh", "-F", cluster.sshConfig, "node02", "cat", "/proc/\(pid)/status"])
         let stable = { (text: String) in
@@ -135,7 +135,7 @@ struct LaunchTests {
         #expect(stable(inside.output).count == 5)
         #expect(stable(inside.output) == stable(direct.output))
         // node03's directory lists node03's PIDs, not this machine's.
-        let listing = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "ls", "/proc/node03"])
+        let listing = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", "-j", id, "--", "ls", "/proc/node03"])
         let pids = listing.output.split(separator: "\n").compactMap { Int($0) }
         #expect(pids.contains(1))
         #expect(!pids.contains(Int(getpid())) || pids.count < 50, "a node's table is small and its own")
@@ -253,7 +253,7 @@ struct LaunchTests {
         let frozen = Self.processes(inNamespaceOf: sshd)
         #expect(frozen.count >= 3, "sshd, its session and procsrv at least")
         for pid in frozen { kill(pid, SIGSTOP) }
-        let hung = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "sh", "-c", probe])
+        let hung = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", "-j", id, "--", "sh", "-c", probe])
         for pid in frozen { kill(pid, SIGCONT) }
         #expect(hung.output.contains("node02=1"), "\(hung.output) \(hung.errors)")
         #expect(hung.errors.contains("timed out") || hung.errors.contains("Input/output error"), "\(hung.errors)")
@@ -261,7 +261,7 @@ struct LaunchTests {
 
         // A dead node: its namespace killed. Its files fail with EIO; cps shows it DOWN.
         kill(sshd, SIGKILL)
-        let dead = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", id, "--", "sh", "-c", probe])
+        let dead = try await Spawned.run(["\(Self.binaries)/cluster-launch", "exec", "-j", id, "--", "sh", "-c", probe])
         #expect(dead.output.contains("node02=1"))
         #expect(dead.errors.contains("Input/output error") || dead.errors.contains("timed out"), "\(dead.errors)")
         #expect(dead.output.contains("Name:\tsshd"))

@@ -30,6 +30,10 @@ public struct HostListError: Error, CustomStringConvertible, Sendable, Equatable
         public static let badCount = Code("badCount")
         /// Nothing was selected, or everything was excluded.
         public static let noHosts = Code("noHosts")
+        /// A groups file line that is not `name: hosts`, an unknown `@group`, or groups nested too deep.
+        public static let badGroup = Code("badGroup")
+        /// A `/regex/` that is not a regular expression.
+        public static let badPattern = Code("badPattern")
     }
 
     /// What kind of problem it is.

@@ -68,46 +68,60 @@ public struct HostSelection: Sendable, Equatable {
 
     /// Resolves the selection into the final host list.
     ///
+    /// A count is taken after the exclusions (`-n 2 -x node05` in `node[05-08]` is `node[06-07]`, as
+    /// srun does). A `/regex/` target keeps only the hosts of the other targets (or, alone, of the
+    /// default hosts) that the extended regular expression matches somewhere; a `/regex/` exclusion
+    /// removes them (pdsh's `-w`/`-x`). `@group` names a group of ``HostGroups``.
+    ///
     /// - Parameters:
-    ///   - environment: the process environment (`WCOLL`, `SLURM_JOB_NODELIST`, `CLUSTER_PROC_HOSTFILE`).
+    ///   - environment: the process environment (`WCOLL`, `SLURM_JOB_NODELIST`, `CLUSTER_PROC_HOSTFILE`,
+    ///     `CLUSTER_PROC_GROUPS`).
     ///   - input: how to read host files and standard input.
+    ///   - warn: told of each exclusion that matches none of the selected hosts.
     /// - Returns: the selected hosts, never empty.
     /// - Throws: ``HostListError`` for bad expressions (naming the file and line they came from),
-    ///   unreadable files, a count with no allocation or beyond it, or an empty result.
-    public func resolve(environment: [String: String], input: Input = .system) throws(HostListError) -> HostList {
-        var reader = Reader(input: input, limit: limit)
-        var selected = HostList()
-        if targets.isEmpty {
-            if let wcoll = environment["WCOLL"], !wcoll.isEmpty {
-                selected = try reader.file(wcoll)
-            } else if let allocation = try reader.allocation(environment) {
-                selected = allocation.hosts
-            } else {
-                throw HostListError(
-                    .noHosts,
-                    "no hosts given: use -w, set WCOLL, or run inside an allocation (SLURM_JOB_NODELIST or CLUSTER_PROC_HOSTFILE)")
-            }
+    ///   unreadable files, unknown groups, bad patterns, a count with no allocation or beyond it, or
+    ///   an empty result.
+    public func resolve(environment: [String: String], input: Input = .system,
+                        warn: (String) -> Void = { _ in }) throws(HostListError) -> HostList {
+        var reader = Reader(input: input, limit: limit, environment: environment)
+        var exclusionSets: [(text: String, filter: HostFilter)] = []
+        for exclusion in exclusions {
+            let text = HostListParser.trimmedString(exclusion)
+            exclusionSets.append((text, try reader.filter(text)))
         }
+        let isExcluded = { (host: String) in exclusionSets.contains { $0.filter.matches(host) } }
+
+        var selected = HostList()
+        var patterns: [Regex<AnyRegexOutput>] = []
         for target in targets {
             let trimmed = HostListParser.trimmedString(target)
+            if let pattern = try HostFilter.pattern(trimmed) {
+                patterns.append(pattern)
+                continue
+            }
             let hosts: HostList
             if !trimmed.isEmpty, trimmed.unicodeScalars.allSatisfy(HostListParser.isDigit) {
-                hosts = try reader.first(trimmed, of: environment)
+                hosts = try reader.first(trimmed, excluding: isExcluded)
             } else {
                 hosts = try reader.hosts(trimmed)
             }
             selected.formUnion(hosts)
             try reader.check(selected.count, "the selected hosts")
         }
+        if targets.count == patterns.count {
+            selected = try reader.defaultHosts()
+        }
+        if !patterns.isEmpty {
+            selected = HostList(selected.filter { host in patterns.contains { host.contains($0) } })
+        }
         guard !selected.isEmpty else {
             throw HostListError(.noHosts, "no hosts selected")
         }
-        if exclusions.isEmpty { return selected }
-        var excluded = HostList()
-        for exclusion in exclusions {
-            excluded.formUnion(try reader.hosts(HostListParser.trimmedString(exclusion)))
+        for exclusion in exclusionSets where !selected.contains(where: exclusion.filter.matches) {
+            warn("-x \(HostListParser.abbreviated(exclusion.text)) matches none of the selected hosts")
         }
-        let remaining = selected.subtracting(excluded)
+        let remaining = HostList(selected.filter { !isExcluded($0) })
         guard !remaining.isEmpty else {
             throw HostListError(
                 .noHosts,
@@ -163,14 +177,36 @@ public struct HostSelection: Sendable, Equatable {
     }
 
     /// Reads files and standard input for one resolution, standard input at most once.
-    private struct Reader {
+    struct Reader {
         var input: Input
         var limit: Int
+        var environment: [String: String]
         var standardInput: HostList?
+        var groups: HostGroups?
 
-        init(input: Input, limit: Int) {
+        init(input: Input, limit: Int, environment: [String: String]) {
             self.input = input
             self.limit = limit
+            self.environment = environment
+        }
+
+        /// The hosts taken when no target names any: `WCOLL`, else the allocation.
+        func defaultHosts() throws(HostListError) -> HostList {
+            if let wcoll = environment["WCOLL"], !wcoll.isEmpty {
+                return try file(wcoll)
+            }
+            if let allocation = try allocation() {
+                return allocation.hosts
+            }
+            throw HostListError(
+                .noHosts,
+                "no hosts given: use -w, set WCOLL, or run inside an allocation (SLURM_JOB_NODELIST or CLUSTER_PROC_HOSTFILE)")
+        }
+
+        /// What an exclusion removes: a `/regex/` or the hosts of `-`, `^FILE`, `@group` or an expression.
+        mutating func filter(_ value: String) throws(HostListError) -> HostFilter {
+            if let pattern = try HostFilter.pattern(value) { return .pattern(pattern) }
+            return .hosts(try hosts(value))
         }
 
         func check(_ count: Int, _ what: String) throws(HostListError) {
@@ -196,6 +232,9 @@ public struct HostSelection: Sendable, Equatable {
             if value.hasPrefix("^") {
                 return try file(String(value.dropFirst()))
             }
+            if value.contains("@") {
+                return try withGroups(value)
+            }
             return try HostList(parsing: value, limit: limit)
         }
 
@@ -213,7 +252,7 @@ public struct HostSelection: Sendable, Equatable {
         }
 
         /// The allocation a bare count takes hosts from, and where it came from.
-        func allocation(_ environment: [String: String]) throws(HostListError) -> (hosts: HostList, source: String)? {
+        func allocation() throws(HostListError) -> (hosts: HostList, source: String)? {
             if let nodes = environment["SLURM_JOB_NODELIST"], !HostListParser.trimmedString(nodes).isEmpty {
                 do {
                     return (try HostList(parsing: nodes, limit: limit), "SLURM_JOB_NODELIST")
@@ -229,18 +268,20 @@ public struct HostSelection: Sendable, Equatable {
             return nil
         }
 
-        /// The first `count` hosts of the allocation.
-        func first(_ count: String, of environment: [String: String]) throws(HostListError) -> HostList {
-            guard let allocation = try allocation(environment) else {
+        /// The first `count` hosts of the allocation that are not excluded.
+        func first(_ count: String, excluding isExcluded: (String) -> Bool) throws(HostListError) -> HostList {
+            guard let found = try allocation() else {
                 throw HostListError(
                     .noAllocation,
                     "a host count (\(count)) needs an allocation: SLURM_JOB_NODELIST, CLUSTER_PROC_HOSTFILE or WCOLL is not set")
             }
+            let allocation = (hosts: HostList(found.hosts.filter { !isExcluded($0) }), found.source)
             let wanted = HostListParser.number(count.unicodeScalars).flatMap { Int(exactly: $0) }
             guard let wanted, wanted <= allocation.hosts.count else {
+                let left = allocation.hosts.count == found.hosts.count ? "" : " left after the exclusions"
                 throw HostListError(
                     .badCount,
-                    "asked for \(count) hosts but the allocation from \(allocation.source) has only \(allocation.hosts.count)")
+                    "asked for \(count) hosts but the allocation from \(found.source) has only \(allocation.hosts.count)\(left)")
             }
             guard wanted > 0 else {
                 throw HostListError(.badCount, "a host count must be at least 1")

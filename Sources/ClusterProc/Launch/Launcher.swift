@@ -43,6 +43,8 @@ public struct LaunchOptions: Sendable {
     public var workingDirectory: [UInt8]
     /// `NAME=VALUE` entries to set in the job's environment on every node, as bytes.
     public var environment: [[UInt8]] = []
+    /// `--input`: the nodes whose job reads the launcher's standard input.
+    public var input = JobInput.none
 
     public init(hosts: [String], command: [[UInt8]], procsrvPath: String, workingDirectory: [UInt8]) {
         self.hosts = hosts
@@ -85,8 +87,10 @@ public final class Launcher: Sendable {
     public let options: LaunchOptions
     public let links: [NodeLink]
     private let sink: OutputSink
-    private let logger: Logger
+    let logger: Logger
     private let state = Mutex<State>(State())
+    /// The standard input for the nodes that read it (`--input`), nil when none does.
+    private let input: InputBroadcast?
     public let familyID: String
 
     struct State {
@@ -130,6 +134,8 @@ public final class Launcher: Sendable {
         self.sink = sink
         self.logger = logger
         self.familyID = "\(getpid())"
+        let readers = options.hosts.filter(options.input.reads)
+        self.input = readers.isEmpty ? nil : InputBroadcast(hosts: readers)
     }
 
     // MARK: - Running
@@ -173,6 +179,7 @@ public final class Launcher: Sendable {
                 await killAll(reason: .timedOut)
             }
         }
+        input?.start(logger: logger)
         let fanout = Fanout(limit: options.fanout)
         await withTaskGroup(of: Void.self) { group in
             for (index, link) in links.enumerated() {
@@ -219,7 +226,8 @@ public final class Launcher: Sendable {
         settle(host)
         guard first else { return }
         if case .failed(_, let message) = result {
-            sink.message("\(host): \(message)")
+            // SSH errors name their host already.
+            sink.message(message.hasPrefix("\(host): ") ? message : "\(host): \(message)")
         }
         guard options.killOnFailure, let code = failureCode(result) else { return }
         // srun's -K: the first node that fails ends the job everywhere, and its status is
@@ -402,9 +410,11 @@ public final class Launcher: Sendable {
             settle(host)
             async let out: Void = relay(client, jobRoot, "stdout", host: host, error: false)
             async let err: Void = relay(client, jobRoot, "stderr", host: host, error: true)
-            let wait = try await client.walk(jobRoot, ["wait"])
-            try await client.open(wait)
-            let text = String(decoding: try await client.readAll(wait), as: UTF8.self)
+            let text = try await forwardingInput(input?.stream(for: host), client, jobRoot, host: host) {
+                let wait = try await client.walk(jobRoot, ["wait"])
+                try await client.open(wait)
+                return String(decoding: try await client.readAll(wait), as: UTF8.self)
+            }
             _ = try await (out, err)
             procsrvErrors.finish()
             guard let status = ExitStatus(text: text.trimmingSpaces()) else {
@@ -438,14 +448,14 @@ public final class Launcher: Sendable {
     }
 
     /// The job for node number `index`: the user's argv, environment and working directory,
-    /// the `CLUSTER_PROC_*` variables, and stdin at end of file (nothing is forwarded).
+    /// the `CLUSTER_PROC_*` variables, and stdin at end of file unless it reads the input (`--input`).
     func jobSpec(index: Int) -> JobSpec {
         let ours = [
             "CLUSTER_PROC_NODEID=\(index)", "CLUSTER_PROC_NNODES=\(options.hosts.count)",
             "CLUSTER_PROC_NODELIST=\(HostList(options.hosts).folded())", "CLUSTER_PROC_FAMILY=\(familyID)",
         ].map { Array($0.utf8) }
         return JobSpec(argv: options.command, environment: options.environment + ours,
-                       workingDirectory: options.workingDirectory, readsInput: false,
+                       workingDirectory: options.workingDirectory, readsInput: options.hosts.indices.contains(index) && options.input.reads(options.hosts[index]),
                        runsInLoginShell: options.runsInLoginShell)
     }
 

@@ -36,25 +36,38 @@ extension ProcessBytes {
         return ([Array("sh".utf8), Array("-c".utf8), line], true)
     }
 
-    /// The entries `--export` chooses (srun's syntax): `NONE` (or empty), `ALL` (less `_`,
-    /// `SHLVL`, `OLDPWD` and `PWD`, which describe this shell), or `NAME[,NAME=VALUE…]`: a
-    /// name takes its entry from `environment` (none if unset), `NAME=VALUE` is taken as is.
-    public static func exported(_ spec: String, from environment: [[UInt8]]) -> [[UInt8]] {
-        switch spec.uppercased() {
-        case "NONE", "": return []
-        case "ALL":
-            let local: Set<[UInt8]> = ["_", "SHLVL", "OLDPWD", "PWD"].reduce(into: []) { $0.insert(Array($1.utf8)) }
-            return environment.filter { !local.contains(Array(name(of: $0))) }
-        default:
-            var chosen: [[UInt8]] = []
-            for item in spec.split(separator: ",") {
-                if item.contains("=") {
-                    chosen.append(Array(item.utf8))
-                } else if let entry = environment.last(where: { name(of: $0).elementsEqual(item.utf8) }) {
-                    chosen.append(entry)
-                }
+    /// The entries `--export` chooses (srun's syntax): `NONE` (or empty); `ALL` (less `_`,
+    /// `SHLVL`, `OLDPWD` and `PWD`, which describe this shell); or a list of `NAME`, `NAME=VALUE`
+    /// and at most one `ALL`: a name takes its entry from `environment` (none if unset),
+    /// `NAME=VALUE` is taken as is, and `ALL` adds every other entry. A later item for a name
+    /// replaces an earlier one, and an item given by name or value wins over `ALL`'s
+    /// (`ALL,EDITOR=vi` is everything with `EDITOR` set to `vi`, as srun).
+    /// - Throws: ``LaunchError`` for an empty item or `NONE` in a list.
+    public static func exported(_ spec: String, from environment: [[UInt8]]) throws(LaunchError) -> [[UInt8]] {
+        if spec.isEmpty || spec.uppercased() == "NONE" { return [] }
+        var chosen: [[UInt8]] = []
+        var explicit: Set<[UInt8]> = []
+        var all = false
+        for item in spec.split(separator: ",", omittingEmptySubsequences: false) {
+            switch item.uppercased() {
+            case "ALL": all = true
+            case "NONE": throw LaunchError("--export \(spec): NONE stands alone")
+            case "": throw LaunchError("--export \(spec): an empty name")
+            default:
+                let entry = item.contains("=") ? Array(item.utf8) : environment.last { name(of: $0).elementsEqual(item.utf8) }
+                let key = Array(item.prefix { $0 != "=" }.utf8)
+                guard !key.isEmpty else { throw LaunchError("--export \(spec): an empty name") }
+                chosen.removeAll { name(of: $0).elementsEqual(key) }
+                explicit.insert(key)
+                if let entry { chosen.append(entry) }
             }
-            return chosen
         }
+        guard all else { return chosen }
+        let local: Set<[UInt8]> = ["_", "SHLVL", "OLDPWD", "PWD"].reduce(into: []) { $0.insert(Array($1.utf8)) }
+        let rest = environment.filter { entry in
+            let key = Array(name(of: entry))
+            return !local.contains(key) && !explicit.contains(key)
+        }
+        return rest + chosen
     }
 }

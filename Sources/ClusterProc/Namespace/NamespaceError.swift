@@ -38,6 +38,14 @@ public struct NamespaceError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// The exit status for this failure, as `env` and `nsenter` give it: 127 when the command
+    /// was not found, 126 when it was found but could not be run, 125 when the namespace
+    /// itself failed.
+    public var exitStatus: Int32 {
+        guard code == .spawnFailed, let cause else { return 125 }
+        return cause == .noSuchFileOrDirectory ? 127 : 126
+    }
+
     public var description: String {
         if let cause { return "\(message): \(cause)" }
         return message
