@@ -67,7 +67,6 @@ struct Cps: AsyncParsableCommand {
         options.noHeaders = noHeaders
         options.noHost = noHost
         options.json = json
-        options.watch = watch != nil
         options.threads = lwp ? .lwp : (spid ? .spid : nil)
         return try StatusRequest(options)
     }
@@ -94,29 +93,26 @@ struct Cps: AsyncParsableCommand {
             throw CpsFailure("\(error)")
         }
         let request = try request()
-        while true {
-            let snapshot: FamilySnapshot
+        let read = { (selection: FamilySnapshot.Selection) async throws -> FamilySnapshot in
             do {
-                snapshot = try await FamilySnapshot.read(
-                    socket: record.socket, hosts: request.hosts.map(Set.init), selection: request.selection,
+                return try await FamilySnapshot.read(
+                    socket: record.socket, hosts: request.hosts.map(Set.init), selection: selection,
                     wchan: request.needsWchan, threads: request.threads, timeout: .milliseconds(Int(timeout * 1000)))
             } catch {
                 throw CpsFailure("cannot read family \(record.id): \(error)")
             }
-            let output = request.render(snapshot)
-            if watch != nil {
-                _ = try? FileDescriptor.standardOutput.writeAll(Array("\u{1B}[H\u{1B}[2J".utf8))
-            }
-            _ = try? FileDescriptor.standardOutput.writeAll(Array(output.text.utf8))
-            for line in output.errors {
-                _ = try? FileDescriptor.standardError.writeAll(Array("cps: \(line)\n".utf8))
-            }
-            guard let watch else {
-                if output.status != 0 { throw ExitCode(output.status) }
-                return
-            }
-            try await Task.sleep(for: .milliseconds(Int(watch * 1000)))
         }
+        if let watch {
+            var top = Watch(top: ClusterTop(request: request, family: record.id, delay: watch), read: read)
+            if json || isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 { try await top.print(json: json) }
+            return try await top.run()
+        }
+        let output = request.render(try await read(request.selection))
+        _ = try? FileDescriptor.standardOutput.writeAll(Array(output.text.utf8))
+        for line in output.errors {
+            _ = try? FileDescriptor.standardError.writeAll(Array("cps: \(line)\n".utf8))
+        }
+        if output.status != 0 { throw ExitCode(output.status) }
     }
 }
 
