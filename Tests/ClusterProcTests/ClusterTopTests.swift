@@ -128,6 +128,19 @@ enum MadeSnapshot {
         #expect(top.frame().count > 100, "uncut, every row")
     }
 
+    @Test func aShortTerminalGivesUpNodeLinesBeforeTheColumnHeader() throws {
+        var top = try top()
+        let nodes = (1...16).map { MadeSnapshot.node("n\($0)", uptime: 100, [MadeSnapshot.Process(pid: 10, utime: 5)]) }
+        top.take(FamilySnapshot(nodes: nodes + [.down(host: "n99", reason: "timed out", since: 1)]), now: 1000)
+        let lines = top.frame(width: 100, height: 12)
+        #expect(lines.count == 12)
+        let header = try #require(lines.firstIndex { $0.style == .columns }, "\(lines.map(\.text))")
+        #expect(lines.count - header - 1 == 3, "three rows under the header: \(lines.map(\.text))")
+        #expect(lines.contains { $0.style == .down }, "a DOWN node is the last to go")
+        #expect(lines.contains { $0.text == "13 more node lines (1 hides them)" }, "\(lines.map(\.text))")
+        #expect(top.frame(width: 100, height: 40).filter { $0.text.hasPrefix("n") && $0.text.contains(" load ") }.count == 16)
+    }
+
     @Test func keysChangeTheViewAsTopsDo() throws {
         var state = TopState(columns: try ColumnList(specs: ["host,pid,pcpu,rss,time"]), everything: false, delay: 3)
         let key = { (c: Character) in UInt32(c.unicodeScalars.first!.value) }

@@ -73,26 +73,41 @@ public struct ClusterTop: Sendable {
         let records = state.sort.sorted(last.records, context: context)
         let perNode = Self.perNode(records, context: context, cpu: cpu.percent)
         let slowest = Self.slowest(perNode, up: last.up.map(\.host))
-        var lines: [Line] = [Line(text: header(last), style: .plain)]
-        if let prompt = state.prompt ?? state.message { lines.append(Line(text: prompt, style: .plain)) }
+        var head: [Line] = [Line(text: header(last), style: .plain)]
+        if let prompt = state.prompt ?? state.message { head.append(Line(text: prompt, style: .plain)) }
+        var ups: [Line] = [], downs: [Line] = []
         if state.summaries {
             let hostWidth = last.hosts.map(\.count).max() ?? 0
             for var summary in last.up {
                 summary.cpu = cpu.nodes[summary.host]
                 summary.running = records.filter { $0.host == summary.host && $0.state == "R" }.count
                 let mark = summary.host == slowest ? "  <- slowest" : ""
-                lines.append(Line(text: summary.line(hostWidth: hostWidth) + mark, style: .plain))
+                ups.append(Line(text: summary.line(hostWidth: hostWidth) + mark, style: .plain))
             }
-            lines += last.down.map { Line(text: $0.line(hostWidth: hostWidth), style: .down) }
+            downs = last.down.map { Line(text: $0.line(hostWidth: hostWidth), style: .down) }
         } else if !last.down.isEmpty {
-            lines.append(Line(text: "DOWN " + HostList(last.down.map(\.host)).folded(), style: .down))
+            downs = [Line(text: "DOWN " + HostList(last.down.map(\.host)).folded(), style: .down)]
         }
-        lines.append(Line(text: Self.totals(perNode, hosts: last.up.map(\.host), slowest: slowest), style: .plain))
-        lines.append(Line(text: "", style: .plain))
-        let table = StatusTable(columns: request.columns, headers: true, forest: request.table.forest).lines(records, context: context)
-        for (index, text) in table.enumerated() {
-            lines.append(Line(text: text, style: index == 0 && request.columns.hasHeader ? .columns : .plain))
+        let tail = [Line(text: Self.totals(perNode, hosts: last.up.map(\.host), slowest: slowest), style: .plain),
+                    Line(text: "", style: .plain)]
+        var table: [Line] = []
+        for (index, text) in StatusTable(columns: request.columns, headers: true, forest: request.table.forest).lines(records, context: context).enumerated() {
+            table.append(Line(text: text, style: index == 0 && request.columns.hasHeader ? .columns : .plain))
         }
+        // Too short a terminal gives up node lines (up ones first) before the column header
+        // and the first rows: the header stays visible.
+        if let height {
+            let room = height - head.count - tail.count - min(table.count, Self.rowsKept + 1)
+            let nodes = ups.count + downs.count
+            if nodes > max(0, room) {
+                let keep = max(0, room - 1)
+                let keptDowns = min(downs.count, keep)
+                ups = Array(ups.prefix(keep - keptDowns))
+                downs = Array(downs.prefix(keptDowns))
+                ups.append(Line(text: "\(nodes - keep) more node lines (1 hides them)", style: .plain))
+            }
+        }
+        var lines = head + ups + downs + tail + table
         if let height, lines.count > height { lines.removeLast(lines.count - max(0, height)) }
         if let width { lines = lines.map { Line(text: Self.cut($0.text, to: width), style: $0.style) } }
         return lines
@@ -115,6 +130,9 @@ public struct ClusterTop: Sendable {
         return "cps \(Column.strftime("%H:%M:%S", taken))  family \(family)  nodes \(last.up.count) up, \(last.down.count) down"
             + "  every \(NodeSummary.oneDecimal(state.delay))s  sort \(state.sortColumn.header)  \(shown)"
     }
+
+    /// Table rows below the column header that a short terminal keeps in place of node lines.
+    static let rowsKept = 3
 
     /// Each node's shown processes together: %CPU and RSS in KiB.
     struct NodeLoad: Sendable, Equatable {
