@@ -14,7 +14,8 @@ private let tmux = "/usr/bin/tmux"
 struct CpsWatchTests {
     /// A tmux server of the test's own with one 100×30 window.
     struct Terminal {
-        let socket = "cps-watch-\(getpid())"
+        /// A socket path of the test's own, removed with the server.
+        let socket = "/tmp/cluster-proc-tmux-\(getpid())"
 
         func start(_ command: [String]) async throws {
             let line = command.map { "'\($0)'" }.joined(separator: " ")
@@ -23,7 +24,7 @@ struct CpsWatchTests {
         }
 
         func run(_ arguments: [String]) async throws -> Spawned.Outcome {
-            try await Spawned.run([tmux, "-L", socket] + arguments)
+            try await Spawned.run([tmux, "-S", socket] + arguments)
         }
 
         /// The screen, as text (`colours`: with tmux's escape sequences for attributes).
@@ -47,7 +48,8 @@ struct CpsWatchTests {
         }
 
         func stop() {
-            _ = try? Spawned([tmux, "-L", socket, "kill-server"], discardOutput: true).finish()
+            _ = try? Spawned([tmux, "-S", socket, "kill-server"], discardOutput: true).finish()
+            unlink(socket)
         }
     }
 
