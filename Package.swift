@@ -37,6 +37,9 @@ let package = Package(
         ),
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // The terminal of `cps --watch`; only cps's Screen imports it. No pkg-config: ncursesw.pc
+        // adds -D flags SwiftPM refuses, and the header and library are in the default paths.
+        .systemLibrary(name: "CNcurses", providers: [.apt(["libncurses-dev"])]),
         // Everything cluster-specific: host lists, ProcFS, jobs, SSH launch, namespace, status.
         .target(
             name: "ClusterProc",
@@ -58,7 +61,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cps",
-            dependencies: ["ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ClusterProc", "CNcurses", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         // Benchmarks print figures; they never assert timing.

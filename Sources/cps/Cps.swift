@@ -21,66 +21,18 @@ struct Cps: AsyncParsableCommand {
               cps                       the job's processes on every node
               cps -e -w 'node[01-02]'   every process of two nodes
               cps aux                   BSD style: every process, user format
+              cps -W 2                  a top of the family, every 2 seconds
             """,
         version: ClusterProcVersion.current
     )
 
-    @Option(name: .customShort("j"), help: "The family's id (see cluster-launch list).") var family: String?
-    @Flag(name: [.customShort("e"), .customShort("A"), .customShort("x")], help: "Every process of the nodes, not only the job's (-x as BSD x).") var everything = false
-    @Option(name: .customShort("u"), help: ArgumentHelp("Only processes of these users (names or ids, comma separated).", valueName: "USERS")) var users: [String] = []
-    @Option(name: .customShort("p"), help: ArgumentHelp("Only these PIDs (comma separated).", valueName: "PIDS")) var pids: [String] = []
-    @Option(name: .customShort("C"), help: ArgumentHelp("Only processes with these command names (comma separated).", valueName: "NAMES")) var commands: [String] = []
-    @Option(name: [.customShort("w"), .customShort("n")], help: ArgumentHelp("Only these nodes: node[01-04], …", valueName: "HOSTS")) var hosts: [String] = []
-    @Option(name: .customShort("o"), help: ArgumentHelp("Columns, as ps -o.", valueName: "FORMAT")) var format: [String] = []
-    @Flag(name: .customShort("L"), help: "A row per thread, with an LWP column.") var lwp = false
-    @Flag(name: .customShort("T"), help: "A row per thread, with an SPID column.") var spid = false
-    @Flag(name: .customShort("f"), help: "Full format (UID PID PPID C STIME TTY TIME CMD).") var full = false
-    @Flag(name: .customShort("l"), help: "Long format.") var long = false
-    @Option(name: .long, help: ArgumentHelp("Sort keys, e.g. -pcpu,rss.", valueName: "KEYS")) var sort: [String] = []
-    @Flag(name: .long, help: "Show each node's processes as a tree.") var forest = false
-    @Flag(name: .long, help: "No header line.") var noHeaders = false
-    @Flag(name: .long, help: "No HOST column.") var noHost = false
-    @Flag(name: .long, help: "One JSON object per process (host included), one per line.") var json = false
-    @Option(name: [.customShort("W"), .long], help: ArgumentHelp("Refresh every SECONDS, like top, with a summary line per node.", valueName: "SECONDS")) var watch: Double?
-    @Option(name: .long, help: "Seconds to wait for a node before it is shown DOWN.") var timeout: Double = 5
-    @Argument(help: ArgumentHelp("BSD-style options: u (user format), a/x (every process), aux, k KEYS (sort).", valueName: "BSD")) var bsd: [String] = []
+    @OptionGroup var options: CpsOptions
 
     /// The options that take a value, for ``StatusRequest/normalizedArguments(_:valueOptions:)``.
     static let valueOptions: Set<String> = ["-j", "-u", "-p", "-C", "-w", "-n", "-o", "-W", "--watch", "--timeout"]
 
     static func main() async {
         await main(StatusRequest.normalizedArguments(Array(CommandLine.arguments.dropFirst()), valueOptions: valueOptions))
-    }
-
-    func request() throws -> StatusRequest {
-        var options = StatusRequest.Options()
-        options.format = format
-        options.bsd = bsd
-        options.full = full
-        options.long = long
-        options.everything = everything
-        options.pids = pids
-        options.users = users
-        options.commands = commands
-        options.hosts = hosts
-        options.sort = sort
-        options.forest = forest
-        options.noHeaders = noHeaders
-        options.noHost = noHost
-        options.json = json
-        options.watch = watch != nil
-        options.threads = lwp ? .lwp : (spid ? .spid : nil)
-        return try StatusRequest(options)
-    }
-
-    func validate() throws {
-        do {
-            _ = try request()
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        if let watch, !(watch > 0 && watch <= 86_400) { throw ValidationError("--watch takes a number of seconds from 0 to 86400") }
-        if !(timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout takes a number of seconds from 0 to 86400") }
     }
 
     func run() async throws {
@@ -90,34 +42,32 @@ struct Cps: AsyncParsableCommand {
         }
         let record: FamilyRecord
         do {
-            record = try FamilyRegistry.find(family, environment: environment)
+            record = try FamilyRegistry.find(options.family, environment: environment)
         } catch {
             throw CpsFailure("\(error)")
         }
-        let request = try request()
-        while true {
-            let snapshot: FamilySnapshot
+        let request = try options.request()
+        let timeout = options.timeout
+        let read = { (selection: FamilySnapshot.Selection) async throws -> FamilySnapshot in
             do {
-                snapshot = try await FamilySnapshot.read(
-                    socket: record.socket, hosts: request.hosts.map(Set.init), selection: request.selection,
+                return try await FamilySnapshot.read(
+                    socket: record.socket, hosts: request.hosts.map(Set.init), selection: selection,
                     wchan: request.needsWchan, threads: request.threads, timeout: .milliseconds(Int(timeout * 1000)))
             } catch {
                 throw CpsFailure("cannot read family \(record.id): \(error)")
             }
-            let output = request.render(snapshot)
-            if watch != nil {
-                _ = try? FileDescriptor.standardOutput.writeAll(Array("\u{1B}[H\u{1B}[2J".utf8))
-            }
-            _ = try? FileDescriptor.standardOutput.writeAll(Array(output.text.utf8))
-            for line in output.errors {
-                _ = try? FileDescriptor.standardError.writeAll(Array("cps: \(line)\n".utf8))
-            }
-            guard let watch else {
-                if output.status != 0 { throw ExitCode(output.status) }
-                return
-            }
-            try await Task.sleep(for: .milliseconds(Int(watch * 1000)))
         }
+        if let watch = options.watch {
+            var top = Watch(top: ClusterTop(request: request, family: record.id, delay: watch), read: read)
+            if options.json || isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 { try await top.print(json: options.json) }
+            return try await top.run()
+        }
+        let output = request.render(try await read(request.selection))
+        _ = try? FileDescriptor.standardOutput.writeAll(Array(output.text.utf8))
+        for line in output.errors {
+            _ = try? FileDescriptor.standardError.writeAll(Array("cps: \(line)\n".utf8))
+        }
+        if output.status != 0 { throw ExitCode(output.status) }
     }
 }
 

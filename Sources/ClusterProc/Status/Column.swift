@@ -13,12 +13,17 @@ public struct StatusContext: Sendable {
     public var now: Int64
     /// User and group name lookups.
     public var users: UserNames
+    /// %CPU over a watch's refresh interval, which `pcpu` shows instead of the lifetime
+    /// average for the processes it has.
+    public var intervalCPU: [ProcessKey: Double]
 
     /// Creates a context.
-    public init(nodes: [String: NodeInfo], now: Int64 = Int64(time(nil)), users: UserNames = .shared) {
+    public init(nodes: [String: NodeInfo], now: Int64 = Int64(time(nil)), users: UserNames = .shared,
+                intervalCPU: [ProcessKey: Double] = [:]) {
         self.nodes = nodes
         self.now = now
         self.users = users
+        self.intervalCPU = intervalCPU
     }
 }
 
@@ -215,7 +220,8 @@ public struct Column: Sendable, Equatable {
         }()
         let cpuTicks = Saturating.add(r.utime, r.stime)
         // procps computes `(utime + stime) * 100.0f / t`: a float product, then a double quotient.
-        let utilization: Double = elapsedTicks > 0 ? Double(Float(cpuTicks) * Float(100)) / elapsedTicks : 0
+        let lifetime: Double = elapsedTicks > 0 ? Double(Float(cpuTicks) * Float(100)) / elapsedTicks : 0
+        let utilization = context.intervalCPU.isEmpty ? lifetime : context.intervalCPU[r.key] ?? lifetime
         func int(_ v: some BinaryInteger) -> (String, CellValue) {
             (String(v), .integer(Int64(clamping: v)))
         }

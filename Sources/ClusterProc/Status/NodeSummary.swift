@@ -17,11 +17,25 @@ public struct NodeSummary: Sendable {
 
     public var host: String
     public var state: State
+    /// CPU over the last refresh interval, once there was one.
+    public var cpu: CPUSplit?
+    /// Processes shown that are running (`R`), for the watch.
+    public var running: Int?
 
     /// Creates a summary.
-    public init(host: String, state: State) {
+    public init(host: String, state: State, cpu: CPUSplit? = nil, running: Int? = nil) {
         self.host = host
         self.state = state
+        self.cpu = cpu
+        self.running = running
+    }
+
+    /// A DOWN node as one JSON object: `{"host":"node05","down":true,"reason":"…","since":…}`,
+    /// after `"time":T` when given; nil for a node that is up.
+    public func jsonObject(time: Int64? = nil) -> String? {
+        guard case .down(let reason, let since) = state else { return nil }
+        let stamp = time.map { "\"time\":\($0)," } ?? ""
+        return "{\(stamp)\"host\":\(JSON.quote(host)),\"down\":true,\"reason\":\(JSON.quote(reason)),\"since\":\(since)}"
     }
 
     /// The line, host padded to `hostWidth`:
@@ -37,10 +51,15 @@ public struct NodeSummary: Sendable {
             } else {
                 parts.append("load -")
             }
+            if let cpu {
+                parts.append("cpu " + [(cpu.user, "us"), (cpu.system, "sy"), (cpu.idle, "id")]
+                    .map { Self.oneDecimal($0) + $1 }.joined(separator: " "))
+            }
             let total = info.memTotalKiB
             let used = info.memAvailableKiB.map { total >= $0 ? total - $0 : 0 }
             parts.append("mem " + (used.map(Self.human) ?? "-") + "/" + Self.human(total))
             parts.append("procs \(count)")
+            if let running { parts.append("running \(running)") }
             return parts.joined(separator: "  ")
         case let .down(reason, since):
             // The reason may come from the node: one printable line, of bounded length.
@@ -52,6 +71,13 @@ public struct NodeSummary: Sendable {
     /// `v` with two decimals (`0.52`); any Double, `?` for one that is not a number.
     /// Bytes of a DOWN row's reason shown.
     static let maxReason = 200
+
+    /// `v` with one decimal (`12.5`), `?` for one that is not a number.
+    static func oneDecimal(_ v: Double) -> String {
+        guard v.isFinite else { return "?" }
+        let tenths = Saturating.int64((v * 10).rounded())
+        return (tenths < 0 ? "-" : "") + "\(tenths.magnitude / 10).\(tenths.magnitude % 10)"
+    }
 
     static func twoDecimals(_ v: Double) -> String {
         guard v.isFinite else { return "?" }

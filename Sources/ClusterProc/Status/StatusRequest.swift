@@ -17,8 +17,6 @@ public struct StatusRequest: Sendable {
     public var table: StatusTable
     /// `--json`: one object per line instead of the table.
     public var json: Bool
-    /// `--watch`: a summary line per node above the table.
-    public var summaries: Bool
     /// `-w`: the nodes asked for, nil for every node of the family.
     public var hosts: [String]?
     /// `-L`/`-T`: a row per thread.
@@ -40,7 +38,6 @@ public struct StatusRequest: Sendable {
         public var noHeaders = false
         public var noHost = false
         public var json = false
-        public var watch = false
         /// `-L` or `-T`.
         public var threads: ColumnList.ThreadColumn?
         public init() {}
@@ -83,7 +80,6 @@ public struct StatusRequest: Sendable {
         sort = options.sort.isEmpty ? nil : try SortSpec(specs: options.sort)
         table = StatusTable(columns: columns, headers: !options.noHeaders, forest: options.forest)
         json = options.json
-        summaries = options.watch
         threads = options.threads != nil
         if options.hosts.isEmpty {
             hosts = nil
@@ -110,9 +106,24 @@ public struct StatusRequest: Sendable {
         public var status: Int32
     }
 
-    /// Renders a snapshot: the table (or JSON) and, unless watching, a DOWN line per node that did not answer.
-    public func render(_ snapshot: FamilySnapshot, now: Int64 = Int64(time(nil)), users: UserNames = .shared) -> Output {
+    /// What a snapshot holds for the table: the matching rows in host, then PID order (then
+    /// in `--sort` order), each answering node's figures and summary, and the nodes down.
+    public struct Collected: Sendable {
+        public var records: [ProcessRecord]
+        public var nodes: [String: NodeInfo]
+        /// Each answering node's `/proc/stat`, for its CPU figures.
+        public var nodeStats: [String: [UInt8]]
+        public var up: [NodeSummary]
+        public var down: [NodeSummary]
+        /// Every node of the snapshot, in its order.
+        public var hosts: [String]
+    }
+
+    /// The snapshot's rows and nodes, as this request selects, filters and sorts them.
+    /// - Parameter sort: the order, this request's own by default.
+    public func collect(_ snapshot: FamilySnapshot, now: Int64, users: UserNames = .shared, sort: SortSpec?? = nil) -> Collected {
         var infos: [String: NodeInfo] = [:]
+        var stats: [String: [UInt8]] = [:]
         var records: [ProcessRecord] = []
         var downs: [NodeSummary] = []
         var upSummaries: [NodeSummary] = []
@@ -126,6 +137,7 @@ public struct StatusRequest: Sendable {
                     continue
                 }
                 infos[host] = info
+                stats[host] = stat
                 var count = 0
                 for files in processes {
                     guard let record = try? ProcessRecord(host: host, pid: files.pid, stat: files.stat, status: files.status, cmdline: files.cmdline, wchan: files.wchan, cgroup: files.cgroup),
@@ -146,37 +158,46 @@ public struct StatusRequest: Sendable {
                 upSummaries.append(NodeSummary(host: host, state: .up(info, processCount: count)))
             }
         }
-        let context = StatusContext(nodes: infos, now: now, users: users)
         // Node order, then PID: the records come node by node, so only the PIDs need sorting.
         let order = Dictionary(snapshot.nodes.enumerated().map { ($1.host, $0) }, uniquingKeysWith: { a, _ in a })
         records = records.enumerated()
             .map { (key: (order[$1.host] ?? 0, $1.pid, $0), record: $1) }
             .sorted { $0.key < $1.key }
             .map(\.record)
-        if let sort { records = sort.sorted(records, context: context) }
+        if let sort = sort ?? self.sort {
+            records = sort.sorted(records, context: StatusContext(nodes: infos, now: now, users: users))
+        }
+        return Collected(records: records, nodes: infos, nodeStats: stats, up: upSummaries, down: downs, hosts: snapshot.nodes.map(\.host))
+    }
+
+    /// Renders a snapshot: the table (or JSON) and a DOWN line per node that did not answer.
+    public func render(_ snapshot: FamilySnapshot, now: Int64 = Int64(time(nil)), users: UserNames = .shared) -> Output {
+        let collected = collect(snapshot, now: now, users: users)
+        let records = collected.records
+        let context = StatusContext(nodes: collected.nodes, now: now, users: users)
         var text = ""
         if json {
             text = table.renderJSONLines(records, context: context)
-            for down in downs {
-                if case .down(let reason, let since) = down.state {
-                    text += "{\"host\":\(JSON.quote(down.host)),\"down\":true,\"reason\":\(JSON.quote(reason)),\"since\":\(since)}\n"
-                }
-            }
+            text += collected.down.compactMap { $0.jsonObject().map { $0 + "\n" } }.joined()
         } else {
-            let width = snapshot.nodes.map(\.host.count).max() ?? 0
-            if summaries {
-                text += (upSummaries + downs).map { $0.line(hostWidth: width) + "\n" }.joined()
-                text += "\n"
-            }
+            let width = collected.hosts.map(\.count).max() ?? 0
             text += table.render(records, context: context)
-            if !summaries {
-                text += downs.map { $0.line(hostWidth: width) + "\n" }.joined()
-            }
+            text += collected.down.map { $0.line(hostWidth: width) + "\n" }.joined()
         }
-        let present = Set(snapshot.nodes.map(\.host))
-        let errors = (hosts ?? []).filter { !present.contains($0) }.map { "node \($0) is not in the family" }
-        let nothingMatched = !filter.isEmpty && records.isEmpty
-        return Output(text: text, errors: errors, status: !downs.isEmpty || !errors.isEmpty || nothingMatched ? 1 : 0)
+        return Output(text: text, errors: missingHosts(collected), status: exitStatus(collected))
+    }
+
+    /// One line per `-w` node that the family does not have.
+    public func missingHosts(_ collected: Collected) -> [String] {
+        let present = Set(collected.hosts)
+        return (hosts ?? []).filter { !present.contains($0) }.map { "node \($0) is not in the family" }
+    }
+
+    /// 1 when a node was down, a `-w` node is not in the family, or `-p`/`-u`/`-C` matched
+    /// nothing; else 0.
+    public func exitStatus(_ collected: Collected) -> Int32 {
+        let nothingMatched = !filter.isEmpty && collected.records.isEmpty
+        return !collected.down.isEmpty || !missingHosts(collected).isEmpty || nothingMatched ? 1 : 0
     }
 
     // MARK: - Command line

@@ -43,7 +43,7 @@ struct SimCluster: Sendable {
     /// Starts again the nodes a test killed (with the settings the cluster was made with).
     func revive() async throws {
         let (status, output) = try await SimCluster.run(
-            [SimCluster.script, "up", "\(SimCluster.nodeCount)", "--net", "\(net)", "--timeout", "120"],
+            [SimCluster.script, "up", "\(nodes.count)", "--net", "\(net)", "--timeout", "120"],
             environment: ["SIMCLUSTER_DIR": directory])
         guard status == 0 else { throw SimClusterError("simcluster up (revive) failed (\(status)): \(output)") }
     }
@@ -99,16 +99,31 @@ struct SimCluster: Sendable {
 
     private static func start() async throws -> SimCluster {
         reapAbandoned()
-        let pid = getpid()
-        let directory = "/tmp/cluster-proc-e2e-\(pid)"
+        let directory = "/tmp/cluster-proc-e2e-\(getpid())"
         stateDirectoryForExit.withLock { $0 = directory }
         atexit { SimCluster.stopAtExit() }
+        return try await start(nodeCount: nodeCount, directory: directory)
+    }
+
+    /// A cluster of a test's own, of `nodeCount` nodes, which the test takes down with
+    /// ``down()`` (or the next test process does, once this one is gone).
+    static func own(_ name: String, nodeCount: Int) async throws -> SimCluster {
+        try await start(nodeCount: nodeCount, directory: "/tmp/cluster-proc-e2e-\(getpid())-\(name)", netOffset: 75)
+    }
+
+    /// Takes a cluster of a test's own down.
+    func down() {
+        SimCluster.stop(directory: directory)
+    }
+
+    private static func start(nodeCount: Int, directory: String, netOffset: Int32 = 0) async throws -> SimCluster {
+        let pid = getpid()
         // A third octet of our own, so that a developer's cluster (127.0.10.x) and other test
         // processes do not collide; simcluster refuses an address in use, so try a few.
         var failure = ""
         var chosen = 0
         for attempt in 0..<3 {
-            let net = 64 + Int((pid + pid_t(attempt) * 37) % 150)
+            let net = 64 + Int((pid + pid_t(attempt) * 37 + netOffset) % 150)
             chosen = net
             let (status, output) = try await run(
                 [script, "up", "\(nodeCount)", "--net", "\(net)", "--timeout", "120"],
@@ -150,7 +165,8 @@ struct SimCluster: Sendable {
     private static func reapAbandoned() {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
         for entry in entries where entry.hasPrefix("cluster-proc-e2e-") {
-            guard let owner = pid_t(entry.dropFirst("cluster-proc-e2e-".count)), owner != getpid() else { continue }
+            let owner = entry.dropFirst("cluster-proc-e2e-".count).prefix { $0 != "-" }
+            guard let owner = pid_t(owner), owner != getpid() else { continue }
             if kill(owner, 0) != 0 && errno == ESRCH { stop(directory: "/tmp/\(entry)") }
         }
     }
