@@ -53,7 +53,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cluster-launch",
-            dependencies: ["ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ClusterProc", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(

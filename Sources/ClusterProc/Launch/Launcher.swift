@@ -327,7 +327,7 @@ public final class Launcher: Sendable {
     /// Closes a session on a thread of its own: closing waits for libssh's teardown, and a
     /// pool thread must not wait (64 nodes ending at once would take turns on two threads).
     private static func close(_ session: SSHSession) async {
-        _ = try? await offThePool { session.close() }
+        await offThePool { session.close() }
     }
 
     /// Runs the job through procsrv on one node and records how it ended.
@@ -649,19 +649,6 @@ final class LineRelay: Sendable {
     func finish() {
         if let last = assembler.withLock({ $0.finish() }) {
             sink.write(labelling.render(host: host, line: last), error: error)
-        }
-    }
-}
-
-/// Runs blocking work on a thread of its own and awaits it, keeping the Swift pool free.
-public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        do {
-            try startThread(name: "cluster-proc-blocking") {
-                continuation.resume(with: Result { try body() })
-            }
-        } catch {
-            continuation.resume(throwing: error)
         }
     }
 }

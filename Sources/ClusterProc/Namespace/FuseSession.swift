@@ -1,7 +1,7 @@
 import CFuse3
-import Dispatch
 import Glibc
 import Logging
+import NineP
 import Synchronization
 import SystemPackage
 
@@ -96,7 +96,8 @@ private struct MountedSession: Sendable {
     let session: SessionPointer
     let mountpoint: String
     let userdata: Unmanaged<FuseSessionState>
-    let loopDone: DispatchSemaphore
+    /// Set by the loop thread when `fuse_session_loop_mt` has returned.
+    let loopDone: ConditionLock<Bool>
 
 
     static func mount(at mountpoint: String, name: String, state: FuseSessionState, logger: Logger) throws
@@ -158,7 +159,7 @@ private struct MountedSession: Sendable {
 
         let mounted = MountedSession(
             session: SessionPointer(raw: session), mountpoint: mountpoint, userdata: userdata,
-            loopDone: DispatchSemaphore(value: 0))
+            loopDone: ConditionLock(false))
         do {
             try mounted.startLoopThread()
         } catch {
@@ -170,33 +171,15 @@ private struct MountedSession: Sendable {
         return mounted
     }
 
-    private final class LoopContext: Sendable {
-        let session: SessionPointer
-        let done: DispatchSemaphore
-        init(session: SessionPointer, done: DispatchSemaphore) {
-            self.session = session
-            self.done = done
-        }
-    }
-
     private func startLoopThread() throws {
-        let context = Unmanaged.passRetained(LoopContext(session: session, done: loopDone))
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { argument in
-            let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeRetainedValue()
+        try startThread(name: "fuse-loop", stackSize: 8 << 20) { [session, loopDone] in
             let config = fuse_loop_cfg_create()
             fuse_loop_cfg_set_clone_fd(config, 0)
             fuse_loop_cfg_set_max_threads(config, 64)
-            _ = fuse_session_loop_mt(context.session.raw, config)
+            _ = fuse_session_loop_mt(session.raw, config)
             fuse_loop_cfg_destroy(config)
-            context.done.signal()
-            return nil
-        }, context.toOpaque())
-        if result != 0 {
-            context.release()
-            throw NamespaceError(.fuseSessionFailed, "cannot start the FUSE loop thread", cause: Errno(rawValue: result))
+            loopDone.withLock(notify: true) { $0 = true }
         }
-        pthread_detach(thread)
     }
 
     func unmount(waitingUpTo seconds: Double, logger: Logger) -> Bool {
@@ -206,8 +189,8 @@ private struct MountedSession: Sendable {
         // Once nothing uses the detached mount the kernel ends the connection and every
         // worker's read returns ENODEV, which ends the loop.
         fuse_session_exit(session.raw)
-        let deadline = DispatchTime.now() + .nanoseconds(Int(seconds * 1_000_000_000))
-        guard loopDone.wait(timeout: deadline) == .success else {
+        let deadline = ContinuousClock.now + .nanoseconds(Int64(seconds * 1_000_000_000))
+        guard loopDone.wait(until: { $0 }, deadline: deadline, { _ in }) != nil else {
             logger.warning("FUSE loop still running after unmount", metadata: ["mountpoint": "\(mountpoint)"])
             return false
         }
