@@ -37,7 +37,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
-        // Everything cluster-specific: host lists, ProcFS, jobs, SSH launch, namespace, status.
+        // Everything cluster-specific above a node: host lists, SSH launch, the family's union
+        // and namespace, status (ProcFS and jobs are in ClusterProcNode).
         .target(
             name: "ClusterProc",
             dependencies: [
@@ -73,8 +74,10 @@ let package = Package(
             dependencies: ["ClusterProc", "ClusterProcNode", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/Tools/testtool"
         ),
-        .testTarget(name: "NinePTests", dependencies: ["NineP"]),
-        .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP"]),
+        // What the test targets share: the seeded generator, hex.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "NinePTests", dependencies: ["NineP", "TestSupport"]),
+        .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import ClusterProc
 
@@ -42,7 +43,7 @@ import Testing
     @Test func parseOfFoldedGivesTheSameSet() throws {
         let prefixes = ["node", "n", "rack1-node", "gpu-", "c", "x9y", ""]
         let suffixes = ["", ".ib", "-bmc", "a"]
-        var generator = HostlistRandom(seed: 0x5EED_0003)
+        var generator = SplitMix64(seed: 0x5EED_0003)
         for round in 0..<500 {
             var names: [String] = []
             for _ in 0..<Int.random(in: 0...60, using: &generator) {
