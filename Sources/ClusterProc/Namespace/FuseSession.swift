@@ -91,6 +91,37 @@ private struct SessionPointer: @unchecked Sendable {
     let raw: OpaquePointer
 }
 
+/// What a mount being set up holds: the `/dev/fuse` descriptor, the session, the userdata
+/// reference and the mount itself. It is their one owner until ``handOver()``: on an error
+/// path, whatever it still holds is given back when it goes away.
+private struct MountSetup: ~Copyable {
+    let mountpoint: String
+    /// Ours until `fuse_session_mount` takes it over (then -1).
+    var fd: Int32 = -1
+    var session: OpaquePointer?
+    var userdata: Unmanaged<FuseSessionState>?
+    var mounted = false
+
+    init(mountpoint: String) {
+        self.mountpoint = mountpoint
+    }
+
+    /// The mount is complete: its parts now belong to the ``MountedSession``.
+    mutating func handOver() {
+        fd = -1
+        session = nil
+        userdata = nil
+        mounted = false
+    }
+
+    deinit {
+        if mounted { _ = umount2(mountpoint, Int32(MNT_DETACH)) }
+        if let session { fuse_session_destroy(session) }
+        userdata?.release()
+        if fd >= 0 { _ = close(fd) }
+    }
+}
+
 /// One mounted session: its pointer, mount point, and the loop thread's completion.
 private struct MountedSession: Sendable {
     let session: SessionPointer
@@ -103,22 +134,23 @@ private struct MountedSession: Sendable {
     static func mount(at mountpoint: String, name: String, state: FuseSessionState, logger: Logger) throws
         -> MountedSession
     {
-        let fd = Glibc.open("/dev/fuse", O_RDWR | O_CLOEXEC)
-        if fd < 0 {
+        var setup = MountSetup(mountpoint: mountpoint)
+        setup.fd = Glibc.open("/dev/fuse", O_RDWR | O_CLOEXEC)
+        if setup.fd < 0 {
             let error = Errno(rawValue: errno)
             throw NamespaceError(.fuseUnavailable, fuseDeviceProblem(error), cause: error)
         }
+        let fd = setup.fd
         var info = stat()
         if stat(mountpoint, &info) != 0 {
-            let error = Errno(rawValue: errno)
-            _ = close(fd)
-            throw NamespaceError(.mountFailed, "cannot stat mount point \(mountpoint)", cause: error)
+            throw NamespaceError(.mountFailed, "cannot stat mount point \(mountpoint)", cause: Errno(rawValue: errno))
         }
         // The session exists before the mount: once /proc is covered, nothing may read it
         // until the loop serves.
         var ops = FuseSessionState.makeOperations()
         let userdata = Unmanaged.passRetained(state)
-        let session: OpaquePointer? = name.withCString { program in
+        setup.userdata = userdata
+        let created: OpaquePointer? = name.withCString { program in
             var argv: [UnsafeMutablePointer<CChar>?] = [strdup(program), nil]
             defer { free(argv[0]) }
             return argv.withUnsafeMutableBufferPointer { argv in
@@ -126,11 +158,10 @@ private struct MountedSession: Sendable {
                 return fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size, userdata.toOpaque())
             }
         }
-        guard let session else {
-            userdata.release()
-            _ = close(fd)
+        guard let session = created else {
             throw NamespaceError(.fuseSessionFailed, "fuse_session_new failed")
         }
+        setup.session = session
         let rootMode = String(UInt32(info.st_mode) & 0o170000, radix: 8)
         // allow_other lets every process of the namespace in (a command may switch users);
         // default_permissions has the kernel check each one against the modes and owners
@@ -139,35 +170,23 @@ private struct MountedSession: Sendable {
         let options = "fd=\(fd),rootmode=\(rootMode),user_id=\(getuid()),group_id=\(getgid()),allow_other,default_permissions"
         let flags = UInt(MS_RDONLY) | UInt(MS_NOSUID) | UInt(MS_NODEV)
         if Glibc.mount(name, mountpoint, "fuse.\(name)", flags, options) != 0 {
-            let error = Errno(rawValue: errno)
-            fuse_session_destroy(session)
-            userdata.release()
-            _ = close(fd)
-            throw NamespaceError(.mountFailed, "cannot mount FUSE at \(mountpoint)", cause: error)
+            throw NamespaceError(.mountFailed, "cannot mount FUSE at \(mountpoint)", cause: Errno(rawValue: errno))
         }
+        setup.mounted = true
         logger.debug("mounted FUSE", metadata: ["mountpoint": "\(mountpoint)", "options": "\(options)"])
 
         // libfuse takes an already mounted descriptor as "/dev/fd/N" and then never calls
         // fusermount3; fuse_session_destroy closes it.
         if fuse_session_mount(session, "/dev/fd/\(fd)") != 0 {
-            fuse_session_destroy(session)
-            userdata.release()
-            _ = umount2(mountpoint, Int32(MNT_DETACH))
-            _ = close(fd)
             throw NamespaceError(.fuseSessionFailed, "fuse_session_mount refused /dev/fd/\(fd)")
         }
+        setup.fd = -1
 
         let mounted = MountedSession(
             session: SessionPointer(raw: session), mountpoint: mountpoint, userdata: userdata,
             loopDone: ConditionLock(false))
-        do {
-            try mounted.startLoopThread()
-        } catch {
-            _ = umount2(mountpoint, Int32(MNT_DETACH))
-            fuse_session_destroy(session)
-            userdata.release()
-            throw error
-        }
+        try mounted.startLoopThread()
+        setup.handOver()
         return mounted
     }
 
