@@ -37,12 +37,14 @@ let package = Package(
         ),
         .systemLibrary(name: "CLibSSH", pkgConfig: "libssh", providers: [.apt(["libssh-dev"])]),
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
+        // Linux calls the Glibc module leaves out (unshare).
+        .systemLibrary(name: "CLinux"),
         // Everything cluster-specific above a node: host lists, SSH launch, the family's union
         // and namespace, status (ProcFS and jobs are in ClusterProcNode).
         .target(
             name: "ClusterProc",
             dependencies: [
-                "NineP", "ClusterProcNode", "CLibSSH", "CFuse3",
+                "NineP", "ClusterProcNode", "CLibSSH", "CFuse3", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -70,19 +70,6 @@ public final class FuseSession: Sendable {
     }
 }
 
-// MARK: - Linux calls the Glibc module leaves out
-
-/// Flags and a wrapper for unshare(2), which Glibc declares only under `_GNU_SOURCE`.
-enum LinuxNamespaceCalls {
-    static let newMountNamespace = CFUSE_CLONE_NEWNS
-    static let newUserNamespace = CFUSE_CLONE_NEWUSER
-
-    /// unshare(2).
-    static func unshare(_ flags: Int32) throws(Errno) {
-        if CFuse_unshare(flags) != 0 { throw Errno(rawValue: errno) }
-    }
-}
-
 // MARK: - A live mount
 
 /// The libfuse session pointer, used only by the loop thread and by unmount after the
