@@ -76,11 +76,11 @@ let package = Package(
             dependencies: ["ClusterProc", "ClusterProcNode", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/Tools/testtool"
         ),
-        // What the test targets share: the seeded generator, hex.
+        // What the test targets share: the seeded generator, hex, `eventually`.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "NinePTests", dependencies: ["NineP", "TestSupport"]),
         .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
