@@ -177,7 +177,7 @@ extension HostlistParsingTests {
             for line in sys.stdin:
                 print(",".join(NodeSet(line.strip())))
             """
-        let output = try hostlistRunCommand(python, ["-c", script], input: Array((expressions.joined(separator: "\n") + "\n").utf8))
+        let output = try runToCompletion([python, "-c", script], input: Array((expressions.joined(separator: "\n") + "\n").utf8)).output
         let theirs = output.split(separator: "\n", omittingEmptySubsequences: false).map { Set($0.split(separator: ",").map(String.init)) }
         try #require(theirs.count >= expressions.count)
         for (index, expression) in expressions.enumerated() {
@@ -189,27 +189,3 @@ extension HostlistParsingTests {
 }
 
 // MARK: - Support shared by the host list and output tests
-
-struct HostlistCommandFailed: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Runs a real program with optional standard input and returns its standard output.
-func hostlistRunCommand(_ path: String, _ arguments: [String], input: [UInt8] = []) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let stdin = Pipe()
-    let stdout = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input))
-    try stdin.fileHandleForWriting.close()
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw HostlistCommandFailed(description: "\(path) \(arguments) exited with \(process.terminationStatus)")
-    }
-    return String(decoding: output, as: UTF8.self)
-}

@@ -130,7 +130,7 @@ import Testing
             for line in assembler.append(output.utf8) { pdshStyle += prefixed(host: host, line: line) }
             gatherer.append(output.utf8, from: host)
         }
-        let expected = try hostlistRunCommand(dshbak, ["-c"], input: pdshStyle)
+        let expected = try runToCompletion([dshbak, "-c"], input: pdshStyle).output
         #expect(String(decoding: gatherer.rendered(), as: UTF8.self) == expected)
     }
 
