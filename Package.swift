@@ -40,11 +40,14 @@ let package = Package(
         // The terminal of `cps --watch`; only cps's Screen imports it. No pkg-config: ncursesw.pc
         // adds -D flags SwiftPM refuses, and the header and library are in the default paths.
         .systemLibrary(name: "CNcurses", providers: [.apt(["libncurses-dev"])]),
-        // Everything cluster-specific: host lists, ProcFS, jobs, SSH launch, namespace, status.
+        // Linux calls the Glibc module leaves out (unshare).
+        .systemLibrary(name: "CLinux"),
+        // Everything cluster-specific above a node: host lists, SSH launch, the family's union
+        // and namespace, status (ProcFS and jobs are in ClusterProcNode).
         .target(
             name: "ClusterProc",
             dependencies: [
-                "NineP", "ClusterProcNode", "CLibSSH", "CFuse3",
+                "NineP", "ClusterProcNode", "CLibSSH", "CFuse3", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -56,7 +59,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cluster-launch",
-            dependencies: ["ClusterProc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["ClusterProc", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
@@ -76,9 +79,11 @@ let package = Package(
             dependencies: ["ClusterProc", "ClusterProcNode", "NineP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tests/Tools/testtool"
         ),
-        .testTarget(name: "NinePTests", dependencies: ["NineP"]),
-        .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP"]),
+        // What the test targets share: the seeded generator, hex, `eventually`.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "NinePTests", dependencies: ["NineP", "TestSupport"]),
+        .testTarget(name: "ClusterProcTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ClusterProc", "ClusterProcNode", "NineP", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ClusterProc
 import Logging
+import NineP
 import SystemPackage
 #if canImport(Glibc)
 import Glibc

@@ -145,19 +145,43 @@ struct RunCommand: ParsableCommand {
 
         let launcher = Launcher(options: options, logger: logger)
         do { try launcher.checkJob() } catch { throw ValidationError(error.message) }
-        try Job.onTerminationSignals([SIGINT], logger: logger) { _ in
-            Task { await launcher.interrupt() }
-        }
-        try Job.onTerminationSignals([SIGTERM, SIGHUP], logger: logger) { _ in
-            Task { await launcher.killAll(reason: .other("launcher terminated")) }
-        }
+        let (signals, signalled) = AsyncStream.makeStream(of: Int32.self)
+        try Job.onTerminationSignals([SIGINT, SIGTERM, SIGHUP], logger: logger) { signalled.yield($0) }
         let shellWanted = shell
         let status = Blocking.run {
-            async let job = launcher.run(environment: environment)
-            if shellWanted {
-                await Self.openShell(launcher)
+            await withTaskGroup(of: Int32?.self) { group in
+                // Each signal is handled in a task of its own, so a second ^C never waits
+                // for the first one's interrupt to be answered.
+                group.addTask {
+                    await withTaskGroup(of: Void.self) { handlers in
+                        for await signo in signals {
+                            handlers.addTask {
+                                if signo == SIGINT {
+                                    await launcher.interrupt()
+                                } else {
+                                    await launcher.killAll(reason: .other("launcher terminated"))
+                                }
+                            }
+                        }
+                    }
+                    return nil
+                }
+                group.addTask {
+                    async let job = launcher.run(environment: environment)
+                    if shellWanted {
+                        await Self.openShell(launcher)
+                    }
+                    return await job
+                }
+                var status: Int32 = 0
+                while let next = await group.next() {
+                    if let next {
+                        status = next
+                        signalled.finish()
+                    }
+                }
+                return status
             }
-            return await job
         }
         throw ExitCode(status)
     }
@@ -200,7 +224,10 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-/// Runs async work from a synchronous command and waits for it.
+/// Runs async work from a synchronous command and waits for it: the one bridge from a
+/// thread into async code. cluster-launch's commands stay synchronous (not
+/// `AsyncParsableCommand`) because `exec` and `shell` must enter a user namespace while the
+/// process is single-threaded, and an async `main` runs every command on the Swift pool.
 enum Blocking {
     static func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
         let result = ConditionLock<T?>(nil)

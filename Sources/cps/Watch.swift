@@ -39,7 +39,7 @@ struct Watch {
             waiting: while ContinuousClock.now < deadline {
                 let left = deadline - ContinuousClock.now
                 let milliseconds = Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
-                let key = try await offThePool { screen.key(within: milliseconds) }
+                let key = await offThePool { screen.key(within: milliseconds) }
                 switch key {
                 case nil: continue
                 case .resize: screen.draw(frame)

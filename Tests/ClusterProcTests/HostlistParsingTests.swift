@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import ClusterProc
 
@@ -97,7 +98,7 @@ import Testing
     /// any list they give holds only names that cannot be mistaken for syntax.
     @Test func randomGarbageNeverCrashes() {
         let alphabet: [Character] = Array("node[]-,0123456789 \t\nxé\u{0}[[]]--,,09")
-        var generator = HostlistRandom(seed: 0x5EED_0001)
+        var generator = SplitMix64(seed: 0x5EED_0001)
         for round in 0..<5000 {
             let length = Int.random(in: 0...24, using: &generator)
             let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
@@ -120,7 +121,7 @@ import Testing
     @Test func mutatedExpressionsNeverCrash() {
         let seeds = ["node[01-16,20],login1", "rack[1-2]-node[01-04]", "n[8-10].ib,gpu[000-003]"]
         let replacements: [Unicode.Scalar] = ["[", "]", ",", "-", "0", "9", " ", "a", "\u{7F}"]
-        var generator = HostlistRandom(seed: 0x5EED_0002)
+        var generator = SplitMix64(seed: 0x5EED_0002)
         for round in 0..<3000 {
             var scalars = Array(seeds.randomElement(using: &generator)!.unicodeScalars)
             for _ in 0..<Int.random(in: 1...3, using: &generator) {
@@ -148,7 +149,7 @@ extension HostlistParsingTests {
         let python = "/usr/bin/python3"
         try #require(FileManager.default.fileExists(atPath: "/usr/lib/python3/dist-packages/ClusterShell/NodeSet.py")
             && FileManager.default.isExecutableFile(atPath: python), "ClusterShell's Python module is not installed")
-        var generator = HostlistRandom(seed: 0x5EED_0005)
+        var generator = SplitMix64(seed: 0x5EED_0005)
         func number(_ value: Int, width: Int) -> String {
             String(repeating: "0", count: max(0, width - String(value).count)) + String(value)
         }
@@ -176,7 +177,7 @@ extension HostlistParsingTests {
             for line in sys.stdin:
                 print(",".join(NodeSet(line.strip())))
             """
-        let output = try hostlistRunCommand(python, ["-c", script], input: Array((expressions.joined(separator: "\n") + "\n").utf8))
+        let output = try runToCompletion([python, "-c", script], input: Array((expressions.joined(separator: "\n") + "\n").utf8)).output
         let theirs = output.split(separator: "\n", omittingEmptySubsequences: false).map { Set($0.split(separator: ",").map(String.init)) }
         try #require(theirs.count >= expressions.count)
         for (index, expression) in expressions.enumerated() {
@@ -188,40 +189,3 @@ extension HostlistParsingTests {
 }
 
 // MARK: - Support shared by the host list and output tests
-
-/// A small seeded generator, so random tests replay the same way every run.
-struct HostlistRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-struct HostlistCommandFailed: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Runs a real program with optional standard input and returns its standard output.
-func hostlistRunCommand(_ path: String, _ arguments: [String], input: [UInt8] = []) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let stdin = Pipe()
-    let stdout = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    try process.run()
-    stdin.fileHandleForWriting.write(Data(input))
-    try stdin.fileHandleForWriting.close()
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw HostlistCommandFailed(description: "\(path) \(arguments) exited with \(process.terminationStatus)")
-    }
-    return String(decoding: output, as: UTF8.self)
-}

@@ -1,4 +1,5 @@
 import Glibc
+import NineP
 import Testing
 @testable import ClusterProcNode
 
@@ -73,9 +74,9 @@ import Testing
     }
 
     @Test func terminationSignalsRunTheHandler() throws {
-        let seen = JobConditionLock<[Int32]>([])
+        let seen = ConditionLock<[Int32]>([])
         try Job.onTerminationSignals([SIGUSR2], logger: jobTestLogger) { signo in
-            seen.withLock { $0.append(signo) }
+            seen.withLock(notify: true) { $0.append(signo) }
         }
         kill(getpid(), SIGUSR2)
         let signals = seen.wait(deadline: jobTestDeadline()) { $0.isEmpty ? nil : $0 }

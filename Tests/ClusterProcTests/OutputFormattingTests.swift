@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import ClusterProc
 
@@ -67,7 +68,7 @@ import Testing
 
     /// A node that never writes a newline: memory held stays at the bound, whatever the chunking.
     @Test func randomChunksNeverHoldMoreThanTheBound() {
-        var generator = HostlistRandom(seed: 0x5EED_0004)
+        var generator = SplitMix64(seed: 0x5EED_0004)
         for round in 0..<200 {
             let maximum = Int.random(in: 1...40, using: &generator)
             let bytes = (0..<Int.random(in: 0...400, using: &generator)).map { _ in
@@ -129,7 +130,7 @@ import Testing
             for line in assembler.append(output.utf8) { pdshStyle += prefixed(host: host, line: line) }
             gatherer.append(output.utf8, from: host)
         }
-        let expected = try hostlistRunCommand(dshbak, ["-c"], input: pdshStyle)
+        let expected = try runToCompletion([dshbak, "-c"], input: pdshStyle).output
         #expect(String(decoding: gatherer.rendered(), as: UTF8.self) == expected)
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import NineP
 import SystemPackage
+import TestSupport
 import Testing
 
 /// ProcFS through our client over a socket pair: the real /proc of this PID namespace.
@@ -253,10 +254,7 @@ import Testing
         let status = try await client.walk(root, ["\(pid)", "status"])
         let directory = try await client.walk(root, ["\(pid)"])
         sleeper.stop()
-        let deadline = ContinuousClock.now + .seconds(5)
-        while access("/proc/\(pid)", F_OK) == 0 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        #expect(await eventually(within: .seconds(5)) { access("/proc/\(pid)", F_OK) != 0 })
         let error = await #expect(throws: NinePError.self) { try await client.open(status) }
         #expect(error.map { [.noSuchFileOrDirectory, .noSuchProcess].contains($0.errno) } == true, "\(String(describing: error))")
         await #expect(throws: NinePError.self) { try await client.walk(directory, ["status"]) }

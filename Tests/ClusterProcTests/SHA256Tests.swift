@@ -1,15 +1,9 @@
 @testable import ClusterProcNode
+import TestSupport
 import Testing
 
 /// The hash behind shared-key authentication, against the published vectors.
 @Suite struct SHA256Tests {
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
-        }.joined()
-    }
-
     /// FIPS 180-4 examples (and the empty message).
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
@@ -18,7 +12,7 @@ import Testing
          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
     ])
     func digest(message: String, expected: String) {
-        #expect(Self.hex(SHA256.hash(Array(message.utf8))) == expected)
+        #expect(hexString(SHA256.hash(Array(message.utf8)), separator: "") == expected)
     }
 
     /// One million "a", fed in pieces of every awkward size: block boundaries, the padding
@@ -32,7 +26,7 @@ import Testing
             hasher.update([UInt8](repeating: UInt8(ascii: "a"), count: piece))
             left -= piece
         }
-        #expect(Self.hex(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(hexString(hasher.finalize(), separator: "") == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     /// Messages of every length around the padding edges hash the same whole or split.
@@ -67,7 +61,7 @@ import Testing
     ] as [([UInt8], [UInt8], String)])
     func hmac(key: [UInt8], message: [UInt8], expected: String) {
         let code = HMACSHA256.code(key: key, message: message)
-        #expect(Self.hex(code) == expected)
+        #expect(hexString(code, separator: "") == expected)
         #expect(HMACSHA256.isValid(code, key: key, message: message))
     }
 

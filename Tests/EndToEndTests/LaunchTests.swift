@@ -22,12 +22,17 @@ struct LaunchTests {
     static func startJob(_ cluster: SimCluster, hosts: String, count: Int, command: String, _ job: [String]) async throws -> Spawned {
         let launcher = try Spawned(["\(binaries)/cluster-launch", "run", "-F", cluster.sshConfig, "-w", hosts, "--"] + job, discardOutput: true)
         let deadline = ContinuousClock.now + .seconds(30)
+        var seen = 0
         while ContinuousClock.now < deadline {
             let cps = try await Spawned.run(["\(binaries)/cps", "-j", "\(launcher.pid)", "--no-headers", "-o", "comm"])
-            if cps.output.split(separator: "\n").filter({ $0.hasSuffix(" \(command)") }).count >= count { return launcher }
+            seen = cps.output.split(separator: "\n").filter({ $0.hasSuffix(" \(command)") }).count
+            if seen >= count { return launcher }
             try await Task.sleep(for: .milliseconds(100))
         }
-        return launcher
+        // The launcher's end takes the job down on every node.
+        launcher.signal(SIGKILL)
+        _ = try await onOwnThread { launcher.finish() }
+        throw SimClusterError("cps showed \(seen) of \(count) \(command) processes on \(hosts) within 30 s")
     }
 
     @Test func prefixesOutputAndExitsWithTheHighestCode() async throws {

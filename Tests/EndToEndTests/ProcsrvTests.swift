@@ -4,6 +4,7 @@ import Glibc
 import NineP
 import Synchronization
 import SystemPackage
+import TestSupport
 import Testing
 
 /// An executable built beside the test bundle (`.build/<triple>/debug/NAME`).
@@ -153,13 +154,8 @@ func procsrvStartTime(of pid: Int32) -> UInt64? {
         #expect(members.count >= 3)
         client.close()
         server.closeStandardInput()
-        let deadline = ContinuousClock.now + .seconds(2)
-        var alive = members
-        while !alive.isEmpty && ContinuousClock.now < deadline {
-            alive = alive.filter { procsrvStartTime(of: $0.0) == $0.1 }
-            if !alive.isEmpty { usleep(10000) }
-        }
-        #expect(alive.isEmpty, "still alive after 2 s: \(alive)")
+        #expect(await eventually(within: .seconds(2)) { !members.contains { procsrvStartTime(of: $0.0) == $0.1 } },
+                "still alive after 2 s: \(members.filter { procsrvStartTime(of: $0.0) == $0.1 })")
         let status = server.waitForExit()
         #expect(status.map { $0 & 0x7f == 0 && ($0 >> 8) & 0xff == 1 } == true, "status \(String(describing: status))")
     }
@@ -177,15 +173,11 @@ func procsrvStartTime(of pid: Int32) -> UInt64? {
         _ = try await readLines(client, stdout, count: 2)
         let pids = String(decoding: try await client.readFile(job, path: ["pids"]), as: UTF8.self)
             .split(separator: "\n").compactMap { Int32($0) }
-        var alive = pids.compactMap { pid in procsrvStartTime(of: pid).map { (pid, $0) } }
+        let alive = pids.compactMap { pid in procsrvStartTime(of: pid).map { (pid, $0) } }
         #expect(alive.count >= 3)
         Glibc.kill(server.pid, signo)
-        let deadline = ContinuousClock.now + .seconds(2)
-        while !alive.isEmpty && ContinuousClock.now < deadline {
-            alive = alive.filter { procsrvStartTime(of: $0.0) == $0.1 }
-            if !alive.isEmpty { usleep(10000) }
-        }
-        #expect(alive.isEmpty, "still alive after 2 s: \(alive)")
+        #expect(await eventually(within: .seconds(2)) { !alive.contains { procsrvStartTime(of: $0.0) == $0.1 } },
+                "still alive after 2 s: \(alive.filter { procsrvStartTime(of: $0.0) == $0.1 })")
         let status = server.waitForExit()
         #expect(status.map { $0 & 0x7f == 0 && ($0 >> 8) & 0xff == 1 } == true, "status \(String(describing: status))")
     }

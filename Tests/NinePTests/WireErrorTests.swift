@@ -1,3 +1,4 @@
+import TestSupport
 import SystemPackage
 import Testing
 

@@ -12,7 +12,7 @@ public enum FamilySignal {
     public static func send(_ signal: Int32, socket: String, hosts: Set<String>? = nil,
                             timeout: Duration = .seconds(5)) async throws(NinePError) -> [(host: String, reason: String)] {
         let stream = try NinePAddress.unix(path: socket).connect()
-        let client = try await offThePoolNineP { () throws(NinePError) -> NinePClient in try NinePClient.connect(over: stream, timeout: timeout) }
+        let client = try await offThePool { () throws(NinePError) -> NinePClient in try NinePClient.connect(over: stream, timeout: timeout) }
         defer { client.close() }
         let deadline = ContinuousClock.now + timeout
         let job = try await client.attach(uname: Launcher.currentUser(), aname: "job", deadline: deadline)

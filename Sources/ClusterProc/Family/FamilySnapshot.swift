@@ -80,7 +80,7 @@ public struct FamilySnapshot: Sendable {
         timeout: Duration = .seconds(5)
     ) async throws(NinePError) -> FamilySnapshot {
         let stream = try NinePAddress.unix(path: socket).connect()
-        let client = try await offThePoolNineP { () throws(NinePError) -> NinePClient in try NinePClient.connect(over: stream, timeout: timeout) }
+        let client = try await offThePool { () throws(NinePError) -> NinePClient in try NinePClient.connect(over: stream, timeout: timeout) }
         defer { client.close() }
         let deadline = ContinuousClock.now + timeout
         let user = Launcher.currentUser()
@@ -289,14 +289,5 @@ public struct FamilySnapshot: Sendable {
             }
             return result.sorted { $0.pid < $1.pid }
         }
-    }
-}
-
-/// Runs a blocking 9P step on a thread of its own.
-func offThePoolNineP<T: Sendable>(_ body: @escaping @Sendable () throws(NinePError) -> T) async throws(NinePError) -> T {
-    do {
-        return try await offThePool { try body() }
-    } catch {
-        throw error as? NinePError ?? NinePError(.ioError, "\(error)")
     }
 }

@@ -172,21 +172,24 @@ public final class Launcher: Sendable {
             if let record { FamilyRegistry.unregister(record, environment: environment) }
         }
 
-        let watchdog = options.commandTimeout.map { timeout in
-            Task {
-                try await Task.sleep(for: timeout)
-                sink.message("command timeout (\(timeout)) reached: killing the job on every node")
-                await killAll(reason: .timedOut)
-            }
-        }
         input?.start(logger: logger)
         let fanout = Fanout(limit: options.fanout)
         await withTaskGroup(of: Void.self) { group in
-            for (index, link) in links.enumerated() {
-                group.addTask { await self.runNode(link, index: index, turn: await fanout.enter()) }
+            // The watchdog: a sibling of the nodes, cancelled once every node has ended.
+            if let timeout = options.commandTimeout {
+                group.addTask {
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                    self.sink.message("command timeout (\(timeout)) reached: killing the job on every node")
+                    await self.killAll(reason: .timedOut)
+                }
             }
+            await withTaskGroup(of: Void.self) { nodes in
+                for (index, link) in links.enumerated() {
+                    nodes.addTask { await self.runNode(link, index: index, turn: await fanout.enter()) }
+                }
+            }
+            group.cancelAll()
         }
-        watchdog?.cancel()
 
         let results = state.withLock { $0.results }
         if options.gather {
@@ -217,7 +220,7 @@ public final class Launcher: Sendable {
         return state.withLock { $0.firstFailure } ?? status
     }
 
-    private func record(_ host: String, _ result: NodeResult) {
+    private func record(_ host: String, _ result: NodeResult) async {
         let first = state.withLock { state -> Bool in
             guard state.results[host] == nil else { return false }
             state.results[host] = result
@@ -238,7 +241,7 @@ public final class Launcher: Sendable {
             return true
         }
         if firstFailure {
-            Task { await killAll(reason: .other("another node failed")) }
+            await killAll(reason: .other("another node failed"))
         }
     }
 
@@ -278,9 +281,9 @@ public final class Launcher: Sendable {
     }
 
     /// Records that `link`'s node never started the job because of `stop`.
-    private func notStarted(_ link: NodeLink, _ stop: Stop) {
+    private func notStarted(_ link: NodeLink, _ stop: Stop) async {
         link.markDown(stop == .killed ? "killed before the job started" : "interrupted before the job started")
-        record(link.host, .notStarted(signal: stop.signal))
+        await record(link.host, .notStarted(signal: stop.signal))
     }
 
     /// Sets up one node while it holds `turn` (a place among the `-f` being set up at once),
@@ -291,7 +294,7 @@ public final class Launcher: Sendable {
         // After ^C or a kill, nodes not yet begun are not begun at all.
         let stopped = state.withLock { $0.stop }
         if stopped != .none {
-            notStarted(link, stopped)
+            await notStarted(link, stopped)
             return
         }
         let session: SSHSession
@@ -299,13 +302,13 @@ public final class Launcher: Sendable {
             session = try await SSHSession.connect(sshOptions(for: host), logger: logger)
         } catch {
             link.markDown("\(error)")
-            record(host, .failed(.unreachable, "\(error)"))
+            await record(host, .failed(.unreachable, "\(error)"))
             return
         }
         // A ^C that came while connecting: the job is not started here.
         let stop = state.withLock { $0.stop }
         if stop != .none {
-            notStarted(link, stop)
+            await notStarted(link, stop)
             await Self.close(session)
             return
         }
@@ -315,7 +318,7 @@ public final class Launcher: Sendable {
                 remoteProcsrv = try await session.upload(localPath: options.procsrvPath)
             } catch {
                 link.markDown("staging failed")
-                record(host, .failed(.other("staging failed"), "cannot copy procsrv: \(error)"))
+                await record(host, .failed(.other("staging failed"), "cannot copy procsrv: \(error)"))
                 await Self.close(session)
                 return
             }
@@ -335,7 +338,7 @@ public final class Launcher: Sendable {
     /// Closes a session on a thread of its own: closing waits for libssh's teardown, and a
     /// pool thread must not wait (64 nodes ending at once would take turns on two threads).
     private static func close(_ session: SSHSession) async {
-        _ = try? await offThePool { session.close() }
+        await offThePool { session.close() }
     }
 
     /// Runs the job through procsrv on one node and records how it ended.
@@ -347,7 +350,7 @@ public final class Launcher: Sendable {
             channel = try await session.exec(command: try Self.remoteCommand(procsrv: remoteProcsrv), stderr: { procsrvErrors.append($0) })
         } catch {
             link.markDown("\(error)")
-            record(host, .failed(.unreachable, "\(error)"))
+            await record(host, .failed(.unreachable, "\(error)"))
             return
         }
         defer { channel.close() }
@@ -360,7 +363,7 @@ public final class Launcher: Sendable {
             link.markDown("procsrv did not start")
             let code = try? channel.waitForExit(timeout: .seconds(2))
             let hint = code == 127 ? " (procsrv not found at \(remoteProcsrv) on the node; try --stage or --procsrv PATH)" : ""
-            record(host, .failed(.other("procsrv failed"), "procsrv did not start: \(error)\(hint)"))
+            await record(host, .failed(.other("procsrv failed"), "procsrv did not start: \(error)\(hint)"))
             return
         }
         defer { client.close() }
@@ -373,7 +376,7 @@ public final class Launcher: Sendable {
             } catch {
                 procsrvErrors.finish()
                 link.markDown("the job could not be sent")
-                record(host, .failed(.other("job did not start"), "cannot hand the job to procsrv: \(error)"))
+                await record(host, .failed(.other("job did not start"), "cannot hand the job to procsrv: \(error)"))
                 return
             }
             turn.end()
@@ -384,7 +387,7 @@ public final class Launcher: Sendable {
                 return state.stop
             }
             if stop != .none {
-                notStarted(link, stop)
+                await notStarted(link, stop)
                 return
             }
             do {
@@ -393,7 +396,7 @@ public final class Launcher: Sendable {
                 // procsrv refuses the start of a job an interrupt or kill cancelled.
                 let stop = state.withLock { $0.stop }
                 if stop != .none {
-                    notStarted(link, stop)
+                    await notStarted(link, stop)
                     return
                 }
                 let reason = (try? await client.read(ctl, offset: 0, count: client.maxIOSize, deadline: .now + options.callTimeout))
@@ -401,9 +404,9 @@ public final class Launcher: Sendable {
                 procsrvErrors.finish()
                 if let status = commandProblem(reason, error) {
                     sink.message("\(host): \(reason)")
-                    record(host, .exited(.exited(status)))
+                    await record(host, .exited(.exited(status)))
                 } else {
-                    record(host, .failed(.other("job did not start"), "the job did not start: \(reason.isEmpty ? "\(error)" : reason)"))
+                    await record(host, .failed(.other("job did not start"), "the job did not start: \(reason.isEmpty ? "\(error)" : reason)"))
                 }
                 return
             }
@@ -418,15 +421,15 @@ public final class Launcher: Sendable {
             _ = try await (out, err)
             procsrvErrors.finish()
             guard let status = ExitStatus(text: text.trimmingSpaces()) else {
-                record(host, .failed(.other("bad status"), "procsrv reported \"\(text)\""))
+                await record(host, .failed(.other("bad status"), "procsrv reported \"\(text)\""))
                 return
             }
-            record(host, .exited(status))
+            await record(host, .exited(status))
         } catch {
             procsrvErrors.finish()
             link.markDown("connection lost")
             let killed = state.withLock { $0.stop == .killed }
-            record(host, .failed(killed ? .other("killed") : .connectionLost, killed ? "killed" : "connection lost: \(error)"))
+            await record(host, .failed(killed ? .other("killed") : .connectionLost, killed ? "killed" : "connection lost: \(error)"))
         }
     }
 
@@ -556,7 +559,7 @@ public final class Launcher: Sendable {
         }
         let unanswered = await control(targets, "kill")
         for host in unanswered {
-            record(host, .failed(reason, "no answer to kill within \(options.callTimeout)"))
+            await record(host, .failed(reason, "no answer to kill within \(options.callTimeout)"))
             links.first { $0.host == host }?.markDown("no answer to kill")
         }
     }
@@ -659,19 +662,6 @@ final class LineRelay: Sendable {
     func finish() {
         if let last = assembler.withLock({ $0.finish() }) {
             sink.write(labelling.render(host: host, line: last), error: error)
-        }
-    }
-}
-
-/// Runs blocking work on a thread of its own and awaits it, keeping the Swift pool free.
-public func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        do {
-            try startThread(name: "cluster-proc-blocking") {
-                continuation.resume(with: Result { try body() })
-            }
-        } catch {
-            continuation.resume(throwing: error)
         }
     }
 }

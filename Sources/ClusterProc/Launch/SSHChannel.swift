@@ -8,11 +8,11 @@ struct SSHChannelState: Sendable {
     /// Bytes a writer may queue for the remote stdin before `write` blocks.
     static let inputLimit = 256 << 10
 
-    var stdout = SSHByteQueue()
+    var stdout = ByteQueue()
     var stdoutEOF = false
-    var stderr = SSHByteQueue()
+    var stderr = ByteQueue()
     var stderrEOF = false
-    var input = SSHByteQueue()
+    var input = ByteQueue()
     var inputEOF = false
     var exitStatus: Int32?
     /// The remote side closed the channel and everything it sent is delivered.
@@ -32,11 +32,11 @@ public final class SSHChannel: ByteStream, Sendable {
     /// The command as it was sent.
     public let command: String
     let session: SSHSession
-    let shared: SSHConditionBox<SSHChannelState>
+    let shared: ConditionLock<SSHChannelState>
     /// The remote stderr, when `exec` was given no handler for it (else it reads nothing).
     public let stderr: SSHChannelStderr
 
-    init(command: String, session: SSHSession, shared: SSHConditionBox<SSHChannelState>) {
+    init(command: String, session: SSHSession, shared: ConditionLock<SSHChannelState>) {
         self.command = command
         self.session = session
         self.shared = shared
@@ -57,7 +57,7 @@ public final class SSHChannel: ByteStream, Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            _ = try shared.wait(until: nil) { state -> Bool? in
+            _ = try shared.wait(deadline: nil, notify: true) { state -> Bool? in
                 if let failure = state.failure { throw failure }
                 if state.closed || state.finished || state.inputEOF {
                     throw SSHError(.closed, host: session.options.host, "the channel's stdin is closed")
@@ -75,14 +75,14 @@ public final class SSHChannel: ByteStream, Sendable {
 
     /// Ends the remote stdin once the queued bytes are sent (the command reads end of file).
     public func sendEOF() {
-        shared.withLock { $0.inputEOF = true }
+        shared.withLock(notify: true) { $0.inputEOF = true }
         session.core.wake()
     }
 
     /// Closes the channel in both directions and wakes blocked readers and writers.
     /// Safe to call more than once.
     public func close() {
-        let first = shared.withLock { state -> Bool in
+        let first = shared.withLock(notify: true) { state -> Bool in
             defer { state.closed = true }
             return !state.closed
         }
@@ -99,7 +99,7 @@ public final class SSHChannel: ByteStream, Sendable {
     ///   ended without a status (killed by a signal); the connection's failure.
     public func waitForExit(timeout: Duration) throws -> Int32 {
         let host = session.options.host
-        let result = try shared.wait(until: .after(timeout)) { state -> Int32? in
+        let result = try shared.wait(deadline: .now + timeout, notify: true) { state -> Int32? in
             if state.finished {
                 if let status = state.exitStatus { return status }
                 throw SSHError(.channel, host: host, "'\(command)' ended without an exit status")
@@ -130,9 +130,9 @@ public final class SSHChannel: ByteStream, Sendable {
 /// The stderr of an `SSHChannel` as a read-only `ByteStream`.
 public final class SSHChannelStderr: ByteStream, Sendable {
     let session: SSHSession
-    let shared: SSHConditionBox<SSHChannelState>
+    let shared: ConditionLock<SSHChannelState>
 
-    init(session: SSHSession, shared: SSHConditionBox<SSHChannelState>) {
+    init(session: SSHSession, shared: ConditionLock<SSHChannelState>) {
         self.session = session
         self.shared = shared
     }
@@ -149,7 +149,7 @@ public final class SSHChannelStderr: ByteStream, Sendable {
 
     /// Closes the whole channel.
     public func close() {
-        shared.withLock { $0.closed = true }
+        shared.withLock(notify: true) { $0.closed = true }
         session.core.wake()
     }
 }
@@ -158,12 +158,12 @@ public final class SSHChannelStderr: ByteStream, Sendable {
 /// 0 at the stream's end. Wakes the session thread when this read makes room in a full
 /// buffer, so that it takes more from libssh (and opens the SSH window) again.
 private func readOutput(
-    _ stream: WritableKeyPath<SSHChannelState, SSHByteQueue>, ended: KeyPath<SSHChannelState, Bool>,
-    into buffer: UnsafeMutableRawBufferPointer, shared: SSHConditionBox<SSHChannelState>, session: SSHSession
+    _ stream: WritableKeyPath<SSHChannelState, ByteQueue>, ended: KeyPath<SSHChannelState, Bool>,
+    into buffer: UnsafeMutableRawBufferPointer, shared: ConditionLock<SSHChannelState>, session: SSHSession
 ) throws -> Int {
     guard buffer.count > 0 else { return 0 }
     var resume = false
-    let n = try shared.wait(until: nil) { state -> Int? in
+    let n = try shared.wait(deadline: nil, notify: true) { state -> Int? in
         if !state[keyPath: stream].isEmpty {
             let wasFull = state[keyPath: stream].count >= SSHChannelState.outputLimit
             let n = state[keyPath: stream].take(into: buffer)

@@ -1,5 +1,6 @@
 import CLibSSH
 import Logging
+import NineP
 import Synchronization
 import SystemPackage
 
@@ -61,7 +62,7 @@ public final class SSHSession: Sendable {
     /// - Returns: the channel, its stdout ready to read.
     /// - Throws: `SSHError` (`.channel`, `.timeout`, `.closed`).
     public func exec(command: String, stderr: (@Sendable ([UInt8]) -> Void)? = nil) async throws -> SSHChannel {
-        let shared = SSHConditionBox(SSHChannelState())
+        let shared = ConditionLock(SSHChannelState())
         try await core.perform { driver in try driver.exec(command, shared: shared, onStderr: stderr) }
         return SSHChannel(command: command, session: self, shared: shared)
     }
@@ -75,7 +76,7 @@ public final class SSHSession: Sendable {
     /// - Returns: the channel.
     /// - Throws: `SSHError` (`.channel`, `.timeout`, `.closed`).
     public func exec(command: String, stderr: (@Sendable ([UInt8]) -> Void)? = nil) throws -> SSHChannel {
-        let shared = SSHConditionBox(SSHChannelState())
+        let shared = ConditionLock(SSHChannelState())
         try core.performBlocking(timeout: options.connectTimeout) { driver in
             try driver.exec(command, shared: shared, onStderr: stderr)
         }
@@ -125,7 +126,7 @@ final class SSHSessionCore: Sendable {
     }
 
     let host: String
-    let state = SSHConditionBox(State())
+    let state = ConditionLock(State())
     /// The read end of the wake-up pipe, polled by the session thread.
     let wakeFD: Int32
     /// The session thread, so that it never waits for its own teardown.
@@ -145,28 +146,24 @@ final class SSHSessionCore: Sendable {
         }
         wakeFD = fds[0]
         wakeWriteFD = fds[1]
-        let driver = SSHSessionDriver(core: self, logger: logger)
-        let context = Unmanaged.passRetained(driver).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            let driver = Unmanaged<SSHSessionDriver>.fromOpaque(context!).takeRetainedValue()
-            driver.run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<SSHSessionDriver>.fromOpaque(context).release()
+        // Handed to the session thread, and used only there from now on.
+        nonisolated(unsafe) let driver = SSHSessionDriver(core: self, logger: logger)
+        do {
+            try startThread(name: "ssh-\(host)", stackSize: 8 << 20) { [self] in
+                sessionThread.withLock { $0 = pthread_self() }
+                driver.run()
+            }
+        } catch {
             Glibc.close(fds[0])
             Glibc.close(fds[1])
-            throw SSHError(.system, host: host, "pthread_create: \(Errno(rawValue: rc))")
+            throw SSHError(.system, host: host, "cannot start the session thread: \(error)")
         }
-        pthread_detach(thread)
-        sessionThread.withLock { $0 = thread }
     }
 
     /// Wakes the session thread to look at its queue and channels again.
     func wake() {
         var one: UInt8 = 1
-        state.withLock { state in
+        state.withLock(notify: true) { state in
             // Under the lock, so a wake never hits a descriptor closed and reused meanwhile.
             if state.wakeOpen { _ = Glibc.write(wakeWriteFD, &one, 1) }
         }
@@ -175,7 +172,7 @@ final class SSHSessionCore: Sendable {
     /// Queues `job` for the session thread. Returns false when the session has ended.
     func submit(_ job: @escaping Job) -> Bool {
         var one: UInt8 = 1
-        return state.withLock { state in
+        return state.withLock(notify: true) { state in
             guard !state.shuttingDown else { return false }
             state.jobs.append(job)
             _ = Glibc.write(wakeWriteFD, &one, 1)
@@ -187,13 +184,12 @@ final class SSHSessionCore: Sendable {
     /// thread itself (a handler running there must not wait for its own end).
     func waitUntilTornDown(deadline: ContinuousClock.Instant) {
         guard pthread_equal(pthread_self(), sessionThread.withLock { $0 }) == 0 else { return }
-        let remaining = ContinuousClock.now.duration(to: deadline)
-        _ = state.wait(until: .after(remaining)) { state -> Bool? in state.tornDown ? true : nil }
+        _ = state.wait(deadline: deadline, notify: true) { state -> Bool? in state.tornDown ? true : nil }
     }
 
     func shutdown() {
         var one: UInt8 = 1
-        state.withLock { state in
+        state.withLock(notify: true) { state in
             guard !state.shuttingDown else { return }
             state.shuttingDown = true
             _ = Glibc.write(wakeWriteFD, &one, 1)
@@ -217,14 +213,14 @@ final class SSHSessionCore: Sendable {
     func performBlocking<T: Sendable>(
         timeout: Duration, _ body: @escaping @Sendable (SSHSessionDriver) throws -> T
     ) throws -> T {
-        let result = SSHConditionBox<Result<T, any Error>?>(nil)
+        let result = ConditionLock<Result<T, any Error>?>(nil)
         let queued = submit { driver in
             let value = Result { try body(driver) }
-            result.withLock { $0 = value }
+            result.withLock(notify: true) { $0 = value }
         }
         guard queued else { throw SSHError(.closed, host: host, "the session is closed") }
         // The job itself honours the deadline; the margin only covers a busy session thread.
-        guard let value = result.wait(until: .after(timeout + .seconds(1)), { $0 }) else {
+        guard let value = result.wait(deadline: .now + timeout + .seconds(1), notify: true, { $0 }) else {
             throw SSHError(.timeout, host: host, "the session did not answer within \(timeout)")
         }
         return try value.get()
@@ -239,13 +235,13 @@ final class SSHSessionDriver {
     /// One open channel as the session thread sees it.
     final class Entry {
         let channel: ssh_channel
-        let shared: SSHConditionBox<SSHChannelState>
+        let shared: ConditionLock<SSHChannelState>
         let onStderr: (@Sendable ([UInt8]) -> Void)?
         var eofSent = false
         var stdoutEOF = false
         var stderrEOF = false
 
-        init(channel: ssh_channel, shared: SSHConditionBox<SSHChannelState>, onStderr: (@Sendable ([UInt8]) -> Void)?) {
+        init(channel: ssh_channel, shared: ConditionLock<SSHChannelState>, onStderr: (@Sendable ([UInt8]) -> Void)?) {
             self.channel = channel
             self.shared = shared
             self.onStderr = onStderr
@@ -287,7 +283,7 @@ final class SSHSessionDriver {
 
     func run() {
         while true {
-            let (jobs, shuttingDown) = core.state.withLock { state in
+            let (jobs, shuttingDown) = core.state.withLock(notify: true) { state in
                 defer { state.jobs = [] }
                 return (state.jobs, state.shuttingDown)
             }
@@ -352,12 +348,12 @@ final class SSHSessionDriver {
             self.session = nil
         }
         // Jobs that raced with shutdown still run, so that their callers hear back.
-        let late = core.state.withLock { state in
+        let late = core.state.withLock(notify: true) { state in
             defer { state.jobs = [] }
             return state.jobs
         }
         for job in late { job(self) }
-        core.state.withLock { state in
+        core.state.withLock(notify: true) { state in
             state.wakeOpen = false
             state.tornDown = true
             Glibc.close(core.wakeFD)
@@ -368,7 +364,7 @@ final class SSHSessionDriver {
     /// Frees every channel and tells its readers and writers why.
     private func failAll(_ error: SSHError) {
         for entry in entries {
-            entry.shared.withLock { state in
+            entry.shared.withLock(notify: true) { state in
                 if !state.finished && state.failure == nil { state.failure = error }
             }
             ssh_channel_free(entry.channel)
@@ -426,7 +422,7 @@ final class SSHSessionDriver {
                 // Both streams drained and the remote side closed: the exit status (sent before
                 // the close) is in, so this call does not wait.
                 let status = ssh_channel_get_exit_status(entry.channel)
-                entry.shared.withLock { state in
+                entry.shared.withLock(notify: true) { state in
                     state.exitStatus = status >= 0 ? Int32(status) : nil
                     state.finished = true
                 }
@@ -453,7 +449,7 @@ final class SSHSessionDriver {
                                          libsshMessage: libsshError()))
                     return true
                 }
-                entry.shared.withLock { $0.input.drop(Int(written)) }
+                entry.shared.withLock(notify: true) { $0.input.drop(Int(written)) }
                 progress = written > 0
             }
         }
@@ -480,15 +476,15 @@ final class SSHSessionDriver {
                 if stderr, let onStderr = entry.onStderr {
                     onStderr(bytes)
                 } else {
-                    entry.shared.withLock { state in
-                        if stderr { state.stderr.append(bytes) } else { state.stdout.append(bytes) }
+                    entry.shared.withLock(notify: true) { state in
+                        if stderr { state.stderr.append(contentsOf: bytes) } else { state.stdout.append(contentsOf: bytes) }
                     }
                 }
                 continue
             }
             if n == SSH_EOF {
                 if stderr { entry.stderrEOF = true } else { entry.stdoutEOF = true }
-                entry.shared.withLock { state in
+                entry.shared.withLock(notify: true) { state in
                     if stderr { state.stderrEOF = true } else { state.stdoutEOF = true }
                 }
                 progress = true
@@ -504,7 +500,7 @@ final class SSHSessionDriver {
 
     /// Marks one channel failed; the next pump frees it once its user closes it.
     private func fail(_ entry: Entry, _ error: SSHError) {
-        entry.shared.withLock { state in
+        entry.shared.withLock(notify: true) { state in
             if state.failure == nil { state.failure = error }
         }
         entry.stdoutEOF = true
@@ -515,7 +511,7 @@ final class SSHSessionDriver {
     // MARK: Connect
 
     func connect(_ options: SSHOptions) throws {
-        let deadline = SSHDeadline.after(options.connectTimeout)
+        let deadline = ContinuousClock.now + options.connectTimeout
         timeout = options.connectTimeout
         guard let session = ssh_new() else {
             throw SSHError(.connectFailed, host: host, "cannot create an SSH session")
@@ -555,7 +551,7 @@ final class SSHSessionDriver {
         setTimeout(deadline)
         guard ssh_connect(session) == SSH_OK else {
             let message = libsshError()
-            if deadline.hasPassed || message.lowercased().contains("timeout") {
+            if deadline <= .now || message.lowercased().contains("timeout") {
                 throw SSHError(.timeout, host: host,
                                "connection timed out after \(options.connectTimeout)", libsshMessage: message)
             }
@@ -572,14 +568,14 @@ final class SSHSessionDriver {
             throw SSHError(.authDenied, host: host, "\(user)@\(options.host): Permission denied (publickey).",
                            libsshMessage: libsshError())
         default:
-            if deadline.hasPassed {
+            if deadline <= .now {
                 throw SSHError(.timeout, host: host, "authentication timed out after \(options.connectTimeout)",
                                libsshMessage: libsshError())
             }
             throw SSHError(.authDenied, host: host, "authentication failed", libsshMessage: libsshError())
         }
         // Later requests (channels, commands) each get the whole timeout again.
-        setTimeout(.after(options.connectTimeout))
+        setTimeout(.now + options.connectTimeout)
 
         guard let event = ssh_event_new() else {
             throw SSHError(.system, host: host, "cannot create the session's event loop")
@@ -601,11 +597,11 @@ final class SSHSessionDriver {
     }
 
     /// Makes each blocking libssh call give up at `deadline` (at least 1 ms: 0 means default).
-    private func setTimeout(_ deadline: SSHDeadline) {
+    private func setTimeout(_ deadline: ContinuousClock.Instant) {
         guard let session else { return }
-        let remaining = max(1_000, deadline.remainingNanoseconds / 1_000)
-        var seconds = Int(remaining / 1_000_000)
-        var microseconds = Int(remaining % 1_000_000)
+        let (wholeSeconds, attoseconds) = max(ContinuousClock.now.duration(to: deadline), .milliseconds(1)).components
+        var seconds = Int(clamping: wholeSeconds)
+        var microseconds = Int(attoseconds / 1_000_000_000_000)
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &seconds)
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &microseconds)
     }
@@ -701,12 +697,12 @@ final class SSHSessionDriver {
 
     // MARK: Channels
 
-    func exec(_ command: String, shared: SSHConditionBox<SSHChannelState>,
+    func exec(_ command: String, shared: ConditionLock<SSHChannelState>,
               onStderr: (@Sendable ([UInt8]) -> Void)?) throws {
         guard let session, ssh_is_connected(session) != 0 else {
             throw SSHError(.closed, host: host, "the session is not connected")
         }
-        setTimeout(.after(timeout))
+        setTimeout(.now + timeout)
         guard let channel = ssh_channel_new(session) else {
             throw SSHError(.channel, host: host, "cannot create a channel", libsshMessage: libsshError())
         }
@@ -730,7 +726,7 @@ final class SSHSessionDriver {
         guard let session, ssh_is_connected(session) != 0 else {
             throw SSHError(.closed, host: host, "the session is not connected")
         }
-        setTimeout(.after(timeout))
+        setTimeout(.now + timeout)
         guard let sftp = sftp_new(session) else {
             throw SSHError(.sftp, host: host, "cannot open an SFTP channel", libsshMessage: libsshError())
         }

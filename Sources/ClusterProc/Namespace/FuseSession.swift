@@ -1,7 +1,7 @@
 import CFuse3
-import Dispatch
 import Glibc
 import Logging
+import NineP
 import Synchronization
 import SystemPackage
 
@@ -70,19 +70,6 @@ public final class FuseSession: Sendable {
     }
 }
 
-// MARK: - Linux calls the Glibc module leaves out
-
-/// Flags and a wrapper for unshare(2), which Glibc declares only under `_GNU_SOURCE`.
-enum LinuxNamespaceCalls {
-    static let newMountNamespace = CFUSE_CLONE_NEWNS
-    static let newUserNamespace = CFUSE_CLONE_NEWUSER
-
-    /// unshare(2).
-    static func unshare(_ flags: Int32) throws(Errno) {
-        if CFuse_unshare(flags) != 0 { throw Errno(rawValue: errno) }
-    }
-}
-
 // MARK: - A live mount
 
 /// The libfuse session pointer, used only by the loop thread and by unmount after the
@@ -91,33 +78,66 @@ private struct SessionPointer: @unchecked Sendable {
     let raw: OpaquePointer
 }
 
+/// What a mount being set up holds: the `/dev/fuse` descriptor, the session, the userdata
+/// reference and the mount itself. It is their one owner until ``handOver()``: on an error
+/// path, whatever it still holds is given back when it goes away.
+private struct MountSetup: ~Copyable {
+    let mountpoint: String
+    /// Ours until `fuse_session_mount` takes it over (then -1).
+    var fd: Int32 = -1
+    var session: OpaquePointer?
+    var userdata: Unmanaged<FuseSessionState>?
+    var mounted = false
+
+    init(mountpoint: String) {
+        self.mountpoint = mountpoint
+    }
+
+    /// The mount is complete: its parts now belong to the ``MountedSession``.
+    mutating func handOver() {
+        fd = -1
+        session = nil
+        userdata = nil
+        mounted = false
+    }
+
+    deinit {
+        if mounted { _ = umount2(mountpoint, Int32(MNT_DETACH)) }
+        if let session { fuse_session_destroy(session) }
+        userdata?.release()
+        if fd >= 0 { _ = close(fd) }
+    }
+}
+
 /// One mounted session: its pointer, mount point, and the loop thread's completion.
 private struct MountedSession: Sendable {
     let session: SessionPointer
     let mountpoint: String
     let userdata: Unmanaged<FuseSessionState>
-    let loopDone: DispatchSemaphore
+    /// Set by the loop thread when `fuse_session_loop_mt` has returned.
+    let loopDone: ConditionLock<Bool>
 
 
     static func mount(at mountpoint: String, name: String, state: FuseSessionState, logger: Logger) throws
         -> MountedSession
     {
-        let fd = Glibc.open("/dev/fuse", O_RDWR | O_CLOEXEC)
-        if fd < 0 {
+        var setup = MountSetup(mountpoint: mountpoint)
+        setup.fd = Glibc.open("/dev/fuse", O_RDWR | O_CLOEXEC)
+        if setup.fd < 0 {
             let error = Errno(rawValue: errno)
             throw NamespaceError(.fuseUnavailable, fuseDeviceProblem(error), cause: error)
         }
+        let fd = setup.fd
         var info = stat()
         if stat(mountpoint, &info) != 0 {
-            let error = Errno(rawValue: errno)
-            _ = close(fd)
-            throw NamespaceError(.mountFailed, "cannot stat mount point \(mountpoint)", cause: error)
+            throw NamespaceError(.mountFailed, "cannot stat mount point \(mountpoint)", cause: Errno(rawValue: errno))
         }
         // The session exists before the mount: once /proc is covered, nothing may read it
         // until the loop serves.
         var ops = FuseSessionState.makeOperations()
         let userdata = Unmanaged.passRetained(state)
-        let session: OpaquePointer? = name.withCString { program in
+        setup.userdata = userdata
+        let created: OpaquePointer? = name.withCString { program in
             var argv: [UnsafeMutablePointer<CChar>?] = [strdup(program), nil]
             defer { free(argv[0]) }
             return argv.withUnsafeMutableBufferPointer { argv in
@@ -125,11 +145,10 @@ private struct MountedSession: Sendable {
                 return fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size, userdata.toOpaque())
             }
         }
-        guard let session else {
-            userdata.release()
-            _ = close(fd)
+        guard let session = created else {
             throw NamespaceError(.fuseSessionFailed, "fuse_session_new failed")
         }
+        setup.session = session
         let rootMode = String(UInt32(info.st_mode) & 0o170000, radix: 8)
         // allow_other lets every process of the namespace in (a command may switch users);
         // default_permissions has the kernel check each one against the modes and owners
@@ -138,65 +157,35 @@ private struct MountedSession: Sendable {
         let options = "fd=\(fd),rootmode=\(rootMode),user_id=\(getuid()),group_id=\(getgid()),allow_other,default_permissions"
         let flags = UInt(MS_RDONLY) | UInt(MS_NOSUID) | UInt(MS_NODEV)
         if Glibc.mount(name, mountpoint, "fuse.\(name)", flags, options) != 0 {
-            let error = Errno(rawValue: errno)
-            fuse_session_destroy(session)
-            userdata.release()
-            _ = close(fd)
-            throw NamespaceError(.mountFailed, "cannot mount FUSE at \(mountpoint)", cause: error)
+            throw NamespaceError(.mountFailed, "cannot mount FUSE at \(mountpoint)", cause: Errno(rawValue: errno))
         }
+        setup.mounted = true
         logger.debug("mounted FUSE", metadata: ["mountpoint": "\(mountpoint)", "options": "\(options)"])
 
         // libfuse takes an already mounted descriptor as "/dev/fd/N" and then never calls
         // fusermount3; fuse_session_destroy closes it.
         if fuse_session_mount(session, "/dev/fd/\(fd)") != 0 {
-            fuse_session_destroy(session)
-            userdata.release()
-            _ = umount2(mountpoint, Int32(MNT_DETACH))
-            _ = close(fd)
             throw NamespaceError(.fuseSessionFailed, "fuse_session_mount refused /dev/fd/\(fd)")
         }
+        setup.fd = -1
 
         let mounted = MountedSession(
             session: SessionPointer(raw: session), mountpoint: mountpoint, userdata: userdata,
-            loopDone: DispatchSemaphore(value: 0))
-        do {
-            try mounted.startLoopThread()
-        } catch {
-            _ = umount2(mountpoint, Int32(MNT_DETACH))
-            fuse_session_destroy(session)
-            userdata.release()
-            throw error
-        }
+            loopDone: ConditionLock(false))
+        try mounted.startLoopThread()
+        setup.handOver()
         return mounted
     }
 
-    private final class LoopContext: Sendable {
-        let session: SessionPointer
-        let done: DispatchSemaphore
-        init(session: SessionPointer, done: DispatchSemaphore) {
-            self.session = session
-            self.done = done
-        }
-    }
-
     private func startLoopThread() throws {
-        let context = Unmanaged.passRetained(LoopContext(session: session, done: loopDone))
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { argument in
-            let context = Unmanaged<LoopContext>.fromOpaque(argument!).takeRetainedValue()
+        try startThread(name: "fuse-loop", stackSize: 8 << 20) { [session, loopDone] in
             let config = fuse_loop_cfg_create()
             fuse_loop_cfg_set_clone_fd(config, 0)
             fuse_loop_cfg_set_max_threads(config, 64)
-            _ = fuse_session_loop_mt(context.session.raw, config)
+            _ = fuse_session_loop_mt(session.raw, config)
             fuse_loop_cfg_destroy(config)
-            context.done.signal()
-            return nil
-        }, context.toOpaque())
-        if result != 0 {
-            context.release()
-            throw NamespaceError(.fuseSessionFailed, "cannot start the FUSE loop thread", cause: Errno(rawValue: result))
+            loopDone.withLock(notify: true) { $0 = true }
         }
-        pthread_detach(thread)
     }
 
     func unmount(waitingUpTo seconds: Double, logger: Logger) -> Bool {
@@ -206,8 +195,8 @@ private struct MountedSession: Sendable {
         // Once nothing uses the detached mount the kernel ends the connection and every
         // worker's read returns ENODEV, which ends the loop.
         fuse_session_exit(session.raw)
-        let deadline = DispatchTime.now() + .nanoseconds(Int(seconds * 1_000_000_000))
-        guard loopDone.wait(timeout: deadline) == .success else {
+        let deadline = ContinuousClock.now + .nanoseconds(Int64(seconds * 1_000_000_000))
+        guard loopDone.wait(until: { $0 }, deadline: deadline, { _ in }) != nil else {
             logger.warning("FUSE loop still running after unmount", metadata: ["mountpoint": "\(mountpoint)"])
             return false
         }

@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import NineP
 import Synchronization
 
 /// The write end of the pipe that signal handlers report to; -1 until the first installation.
@@ -63,20 +64,26 @@ extension Job {
             }
             // A burst of signals must never block the handler.
             _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
+            let readEnd = fds[0]
+            do throws(NinePError) {
+                try startThread(name: "job-signals") {
+                    var byte: UInt8 = 0
+                    while true {
+                        let count = read(readEnd, &byte, 1)
+                        if count < 0 && errno == EINTR { continue }
+                        guard count == 1 else { return }
+                        let signo = Int32(byte)
+                        logger.debug("termination signal", metadata: ["signal": "\(signo)"])
+                        for handler in terminationHandlers.withLock({ $0[signo] ?? [] }) { handler(signo) }
+                    }
+                }
+            } catch {
+                close(fds[0])
+                close(fds[1])
+                throw JobError(.systemCallFailed, "cannot start the signal thread: \(error)", errno: error.errno)
+            }
             terminationPipe.store(fds[1], ordering: .relaxed)
             started = true
-            let readEnd = fds[0]
-            startJobThread {
-                var byte: UInt8 = 0
-                while true {
-                    let count = read(readEnd, &byte, 1)
-                    if count < 0 && errno == EINTR { continue }
-                    guard count == 1 else { return }
-                    let signo = Int32(byte)
-                    logger.debug("termination signal", metadata: ["signal": "\(signo)"])
-                    for handler in terminationHandlers.withLock({ $0[signo] ?? [] }) { handler(signo) }
-                }
-            }
         }
     }
 }

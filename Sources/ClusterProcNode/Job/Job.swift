@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import NineP
 import Synchronization
 import SystemPackage
 
@@ -59,7 +60,7 @@ public final class Job: Sendable {
     private let stdoutPipe: JobOutputPipe
     private let stderrPipe: JobOutputPipe
     private let input: Mutex<InputState>
-    private let lifecycle: JobConditionLock<Lifecycle>
+    private let lifecycle: ConditionLock<Lifecycle>
     private let known: Mutex<Set<FamilyMember>>
 
     private struct InputState {
@@ -140,10 +141,15 @@ public final class Job: Sendable {
         stdoutPipe = JobOutputPipe(fd: spawned.stdoutRead, capacity: outputBufferSize)
         stderrPipe = JobOutputPipe(fd: spawned.stderrRead, capacity: outputBufferSize)
         input = Mutex(InputState(fd: spawned.stdinWrite))
-        lifecycle = JobConditionLock(Lifecycle())
+        lifecycle = ConditionLock(Lifecycle())
         known = Mutex([root])
-        startJobThread { [lifecycle, logger, rootPID] in
-            Self.awaitRoot(rootPID, lifecycle: lifecycle, logger: logger)
+        do {
+            try startThread(name: "job-waiter") { [lifecycle, logger, rootPID] in
+                Self.awaitRoot(rootPID, lifecycle: lifecycle, logger: logger)
+            }
+        } catch {
+            // The job already runs; without its waiter nothing could report or reap it.
+            preconditionFailure("cannot start the job's waiter thread: \(error)")
         }
     }
 
@@ -190,12 +196,12 @@ public final class Job: Sendable {
 
     /// Waits for the root to exit without reaping it, then reaps it with the lifecycle locked,
     /// so a group signal sent under the same lock can never reach a recycled process group.
-    private static func awaitRoot(_ pid: Int32, lifecycle: JobConditionLock<Lifecycle>, logger: Logger) {
+    private static func awaitRoot(_ pid: Int32, lifecycle: ConditionLock<Lifecycle>, logger: Logger) {
         var info = siginfo_t()
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
             guard errno == EINTR else { break }
         }
-        lifecycle.withLock { state in
+        lifecycle.withLock(notify: true) { state in
             var status: Int32 = 0
             var result: Int32
             repeat { result = waitpid(pid, &status, 0) } while result < 0 && errno == EINTR
@@ -211,20 +217,20 @@ public final class Job: Sendable {
 
     /// How the root process ended; nil while it runs.
     public var exitStatus: ExitStatus? {
-        lifecycle.withLock { $0.exitStatus }
+        lifecycle.withLock(notify: true) { $0.exitStatus }
     }
 
     /// Waits until the root process has ended or `deadline` passes (nil: no deadline).
     /// - Returns: the exit status, or nil at the deadline.
     public func wait(deadline: ContinuousClock.Instant? = nil) -> ExitStatus? {
-        lifecycle.wait(deadline: deadline) { $0.exitStatus }
+        lifecycle.wait(deadline: deadline, notify: true) { $0.exitStatus }
     }
 
     /// Waits until the root process has ended, or until `stop` says to give up; `stop` is
     /// looked at each time a waiter is woken, so whoever makes it true calls ``wakeWaiters()``.
     /// - Returns: the exit status, or nil when stopped.
     public func wait(until stop: @escaping () -> Bool) -> ExitStatus? {
-        lifecycle.wait(deadline: nil) { state -> ExitStatus?? in
+        lifecycle.wait(deadline: nil, notify: true) { state -> ExitStatus?? in
             if let status = state.exitStatus { return .some(status) }
             return stop() ? .some(nil) : nil
         } ?? nil
@@ -235,7 +241,7 @@ public final class Job: Sendable {
     public func wakeWaiters() {
         stdoutPipe.wake()
         stderrPipe.wake()
-        lifecycle.withLock { _ in }
+        lifecycle.withLock(notify: true) { _ in }
     }
 
     // MARK: - Output
@@ -379,7 +385,7 @@ public final class Job: Sendable {
 
     /// Sends to the root's process group while its ID cannot belong to anyone else.
     private func signalGroup(_ signo: Int32) {
-        lifecycle.withLock { state in
+        lifecycle.withLock(notify: true) { state in
             if !state.reaped { _ = kill(-rootPID, signo) }
         }
     }

@@ -7,9 +7,10 @@ import SystemPackage
 
 /// A mutex with a condition variable, for threads that wait for state to change.
 ///
-/// The engine's threads block here (never the Swift concurrency pool). Waits take an
-/// optional deadline on the monotonic clock.
-public final class ConditionLock<State>: @unchecked Sendable {
+/// The one lock of the code base (NineP's, the job supervisor's, the SSH session's): threads
+/// block here, never the Swift concurrency pool. Waits take an optional deadline on the
+/// monotonic clock. The state must be Sendable, since whichever thread holds the lock uses it.
+public final class ConditionLock<State: Sendable>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var state: State
@@ -99,35 +100,3 @@ public final class ConditionLock<State>: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 }
-
-/// Starts a detached thread of its own for blocking work (a connection's reader, a C
-/// library's loop), away from the Swift concurrency pool.
-/// - Throws: ``NinePError`` when the system refuses another thread.
-public func startThread(name: String, _ body: @escaping @Sendable () -> Void) throws(NinePError) {
-    final class Box: @unchecked Sendable {
-        let name: String
-        let body: @Sendable () -> Void
-        init(name: String, body: @escaping @Sendable () -> Void) {
-            self.name = name
-            self.body = body
-        }
-    }
-    let box = Unmanaged.passRetained(Box(name: name, body: body)).toOpaque()
-    var attributes = pthread_attr_t()
-    pthread_attr_init(&attributes)
-    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-    pthread_attr_setstacksize(&attributes, 512 * 1024)
-    var thread = pthread_t()
-    let result = pthread_create(&thread, &attributes, { raw in
-        let box = Unmanaged<AnyObject>.fromOpaque(raw!).takeRetainedValue()
-        let typed = unsafeDowncast(box, to: Box.self)
-        typed.body()
-        return nil
-    }, box)
-    pthread_attr_destroy(&attributes)
-    if result != 0 {
-        Unmanaged<AnyObject>.fromOpaque(box).release()
-        throw NinePError(.fileSystem, errno: Errno(rawValue: result), "cannot start thread \(name): \(Errno(rawValue: result))")
-    }
-}
-

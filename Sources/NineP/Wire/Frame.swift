@@ -53,35 +53,33 @@ extension Message {
 public struct FrameDecoder: Sendable {
     /// The largest frame accepted; a bigger `size[4]` is an error.
     public var maxSize: UInt32
-    private var buffer: [UInt8] = []
-    private var start = 0
+    private var buffer = ByteQueue()
 
     public init(maxSize: UInt32) {
         self.maxSize = maxSize
     }
 
     /// Bytes received but not yet returned as frames.
-    public var bufferedBytes: Int { buffer.count - start }
+    public var bufferedBytes: Int { buffer.count }
 
     /// Adds received bytes.
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        compactIfWorthwhile()
-        buffer.append(contentsOf: bytes)
+        buffer.append(bytes)
     }
 
     public mutating func append(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { append($0) }
+        buffer.append(contentsOf: bytes)
     }
 
     /// The next whole frame, or nil when more bytes are needed.
     /// - Throws: ``NinePError`` when the size is below the header size or above `maxSize`;
     ///   the stream cannot be resynchronised after that and must be closed.
     public mutating func nextFrame() throws(NinePError) -> Frame? {
-        let available = buffer.count - start
+        let available = buffer.count
         guard available >= 4 else { return nil }
         let size =
-            UInt32(buffer[start]) | UInt32(buffer[start + 1]) << 8 | UInt32(buffer[start + 2]) << 16
-            | UInt32(buffer[start + 3]) << 24
+            UInt32(buffer[0]) | UInt32(buffer[1]) << 8 | UInt32(buffer[2]) << 16
+            | UInt32(buffer[3]) << 24
         guard size >= UInt32(Frame.headerSize) else {
             throw .malformed("frame size \(size) is smaller than a header")
         }
@@ -91,21 +89,9 @@ public struct FrameDecoder: Sendable {
                 "frame of \(size) bytes exceeds msize \(maxSize)")
         }
         guard available >= Int(size) else { return nil }
-        let type = buffer[start + 4]
-        let tag = UInt16(buffer[start + 5]) | UInt16(buffer[start + 6]) << 8
-        let body = Array(buffer[(start + Frame.headerSize)..<(start + Int(size))])
-        start += Int(size)
-        if start == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            start = 0
-        }
-        return Frame(type: type, tag: tag, body: body)
-    }
-
-    private mutating func compactIfWorthwhile() {
-        if start > 0 && start >= buffer.count / 2 {
-            buffer.removeSubrange(0..<start)
-            start = 0
-        }
+        let type = buffer[4]
+        let tag = UInt16(buffer[5]) | UInt16(buffer[6]) << 8
+        buffer.drop(Frame.headerSize)
+        return Frame(type: type, tag: tag, body: buffer.take(upTo: Int(size) - Frame.headerSize))
     }
 }

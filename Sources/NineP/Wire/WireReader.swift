@@ -17,17 +17,6 @@ public struct WireReader {
     /// Bytes not yet read.
     public var readableBytes: Int { endIndex - readerIndex }
 
-    mutating func readInteger<T: FixedWidthInteger & UnsignedInteger>(_: T.Type = T.self) -> T? {
-        let width = MemoryLayout<T>.size
-        guard readableBytes >= width else { return nil }
-        var value: T = 0
-        for i in 0..<width {
-            value |= T(bytes[readerIndex + i]) << (8 * i)
-        }
-        readerIndex += width
-        return value
-    }
-
     // Concrete little-endian reads: the generic path costs witness-table calls per byte in
     // debug builds, where the decoder fuzz runs.
     public mutating func readUInt8() -> UInt8? {

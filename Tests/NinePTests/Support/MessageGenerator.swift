@@ -1,3 +1,4 @@
+import TestSupport
 import NineP
 
 /// Makes random messages of any type: random fields, with zero and maximum integers, empty,

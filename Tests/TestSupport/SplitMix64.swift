@@ -1,13 +1,13 @@
 /// A small seeded generator (SplitMix64) so every generated or fuzzed input can be
 /// reproduced from the seed a failing test prints.
-struct SplitMix64: RandomNumberGenerator {
-    private(set) var state: UInt64
+public struct SplitMix64: RandomNumberGenerator {
+    public private(set) var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -16,17 +16,17 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// A value below `bound` (bound > 0); the slight modulo bias does not matter here.
-    mutating func below(_ bound: Int) -> Int {
+    public mutating func below(_ bound: Int) -> Int {
         Int(next() % UInt64(bound))
     }
 
     /// True one time in `n`.
-    mutating func oneIn(_ n: Int) -> Bool {
+    public mutating func oneIn(_ n: Int) -> Bool {
         below(n) == 0
     }
 
     /// An integer that is zero, the maximum, or random, favouring the edges.
-    mutating func edgy<T: FixedWidthInteger & UnsignedInteger>(_: T.Type = T.self) -> T {
+    public mutating func edgy<T: FixedWidthInteger & UnsignedInteger>(_: T.Type = T.self) -> T {
         switch below(8) {
         case 0: 0
         case 1: .max
@@ -36,7 +36,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// Random bytes.
-    mutating func bytes(count: Int) -> [UInt8] {
+    public mutating func bytes(count: Int) -> [UInt8] {
         var result: [UInt8] = []
         result.reserveCapacity(count)
         var word: UInt64 = 0
@@ -47,14 +47,14 @@ struct SplitMix64: RandomNumberGenerator {
         return result
     }
 
-    mutating func element<C: Collection>(of collection: C) -> C.Element where C.Index == Int {
+    public mutating func element<C: Collection>(of collection: C) -> C.Element where C.Index == Int {
         collection[collection.startIndex + below(collection.count)]
     }
 }
 
 /// The seed for a randomised test: `NINEP_FUZZ_SEED` when set (to replay a failure),
 /// otherwise a fresh one.
-func fuzzSeed() -> UInt64 {
+public func fuzzSeed() -> UInt64 {
     if let text = ProcessInfoShim.environment("NINEP_FUZZ_SEED"), let seed = UInt64(text) {
         return seed
     }
@@ -62,8 +62,8 @@ func fuzzSeed() -> UInt64 {
 }
 
 /// Environment access without pulling Foundation into the test target.
-enum ProcessInfoShim {
-    static func environment(_ name: String) -> String? {
+public enum ProcessInfoShim {
+    public static func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         return String(cString: value)
     }

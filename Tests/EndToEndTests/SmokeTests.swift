@@ -1,6 +1,0 @@
-import Testing
-@testable import ClusterProc
-
-@Test func endToEndTargetLoads() {
-    #expect(String(describing: ClusterProc.self) == "ClusterProc")
-}
