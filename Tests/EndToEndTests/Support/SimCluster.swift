@@ -185,7 +185,7 @@ struct SimCluster: Sendable {
 
     /// posix_spawn, stdout and stderr into one pipe (or /dev/null), read to the end, waitpid.
     /// (Foundation's Process sometimes never sees its child exit here.)
-    fileprivate static func spawn(_ arguments: [String], collect: Bool) -> (Int32, String)? {
+    static func spawn(_ arguments: [String], collect: Bool) -> (Int32, String)? {
         var argv = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var fds: [Int32] = [-1, -1]
