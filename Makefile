@@ -28,7 +28,10 @@ bench: test-deps
 	scripts/bench
 
 ## Every test: installs the test dependencies, builds, runs unit and end-to-end tests.
+## shellcheck fails on warnings and errors; its info-level notes (deliberate word splitting,
+## scripts in single quotes for another shell) do not.
 test: test-deps
+	shellcheck --severity=warning scripts/* .ci/run
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
