@@ -65,6 +65,7 @@ struct SlurmCluster: Sendable {
     private static let running = Mutex<Set<String>>([])
     private static let registerExitHandler: Void = { atexit { SlurmCluster.stopAtExit() } }()
 
+    @discardableResult
     private static func stop(directory: String) async -> (Int32, String) {
         let result = (try? await SimCluster.run([script, "down", "--dir", directory])) ?? (-1, "cannot run slurmcluster down")
         _ = try? await SimCluster.run(["/bin/rm", "-rf", directory])
