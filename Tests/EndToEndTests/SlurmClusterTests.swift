@@ -10,7 +10,7 @@ import Glibc
 @Suite(.enabled(if: SlurmCluster.canRun, Comment(rawValue: SlurmCluster.whyNot)))
 struct SlurmClusterTests {
     @Test func nodesRunStepsAndDownLeavesNothing() async throws {
-        let cluster = try await SlurmCluster.start(8, name: "updown", port: 17280, controllerPort: 16817)
+        let cluster = try await SlurmCluster.start(8, name: "updown")
         var stopped = false
         defer { if !stopped { _ = SimCluster.spawn([SlurmCluster.script, "down", "--dir", cluster.directory], collect: false) } }
 

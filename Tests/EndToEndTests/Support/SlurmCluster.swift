@@ -32,19 +32,27 @@ struct SlurmCluster: Sendable {
     /// What every Slurm client needs: `SLURM_CONF`.
     var environment: [String: String] { ["SLURM_CONF": "\(directory)/slurm.conf"] }
 
-    /// Brings up `count` nodes in `/tmp/slurm-e2e-PID-NAME`, slurmd on ports from `port`,
-    /// slurmctld on `controllerPort`.
-    static func start(_ count: Int, name: String, port: Int, controllerPort: Int) async throws -> SlurmCluster {
+    /// Brings up `count` (at most 90) nodes in `/tmp/slurm-e2e-PID-NAME`: slurmd on ports of
+    /// a block of 100 chosen from the test process's PID, slurmctld on the block's last port.
+    /// slurmcluster refuses a port in use (another test run's cluster), so a few blocks are tried.
+    static func start(_ count: Int, name: String) async throws -> SlurmCluster {
+        precondition((1...90).contains(count))
         let directory = "/tmp/slurm-e2e-\(getpid())-\(name)"
-        running.withLock { _ = $0.insert(directory) }
         registerExitHandler
-        let (status, output) = try await SimCluster.run(
-            [script, "up", "\(count)", "--dir", directory, "--port", "\(port)", "--ctld-port", "\(controllerPort)"])
-        guard status == 0 else {
+        var failure = ""
+        for attempt in 0..<4 {
+            running.withLock { _ = $0.insert(directory) }
+            let port = 20_000 + Int((getpid() + pid_t(attempt) * 37) % 400) * 100
+            let (status, output) = try await SimCluster.run(
+                [script, "up", "\(count)", "--dir", directory, "--port", "\(port)", "--ctld-port", "\(port + 99)"])
+            if status == 0 {
+                return SlurmCluster(directory: directory, nodes: (1...count).map { String(format: "node%02d", $0) }, user: "cpuser")
+            }
             await stop(directory: directory)
-            throw SimClusterError("slurmcluster up failed (\(status)): \(output)")
+            failure = "slurmcluster up failed (\(status)): \(output)"
+            guard output.contains("is in use") else { break }
         }
-        return SlurmCluster(directory: directory, nodes: (1...count).map { String(format: "node%02d", $0) }, user: "cpuser")
+        throw SimClusterError(failure)
     }
 
     /// Stops every daemon and process of the cluster and removes its state directory.
