@@ -18,4 +18,18 @@ extension LaunchTests {
             #expect(lines.contains("\(host): short"))
         }
     }
+
+    /// `user@host` logs in as user and is named by the host alone, as pdsh and clush do.
+    @Test func userAtHostIsPrefixedByTheHostAlone() async throws {
+        let cluster = try await SimCluster.shared()
+        let user = try cluster.user(withLoginShell: "/bin/dash")
+        let outcome = try await Self.launch(cluster, ["-w", "\(user)@node01,node02", "--", "sh", "-c", "echo $CLUSTER_PROC_NODELIST $(id -un)"])
+        #expect(outcome.status == 0, "\(outcome.errors)")
+        #expect(outcome.output.contains("node01: node[01-02] \(user)\n"), "\(outcome.output)")
+        #expect(outcome.output.contains("node02: node[01-02] root\n"), "\(outcome.output)")
+        #expect(!outcome.output.contains("@"), "\(outcome.output)")
+        let twice = try await Self.launch(cluster, ["-w", "\(user)@node01,root@node01", "--", "true"])
+        #expect(twice.status != 0)
+        #expect(twice.errors.contains("node01 is named with two users"), "\(twice.errors)")
+    }
 }
