@@ -62,7 +62,12 @@ struct ShellCommand: ParsableCommand {
     @OptionGroup var options: FamilyOptions
 
     func run() throws {
-        let shell = processEnvironment()["SHELL"].flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/sh"
+        let environment = processEnvironment()
+        let shell = environment["SHELL"].flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/sh"
+        let family = try options.family()
+        for (name, value) in FamilyPrompt.variables(familyID: family.id, environment: environment, isRoot: geteuid() == 0) {
+            setenv(name, value, 1)
+        }
         throw ExitCode(try enterNamespace(options: options, command: [shell]))
     }
 }
