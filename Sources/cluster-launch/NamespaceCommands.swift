@@ -62,7 +62,12 @@ struct ShellCommand: ParsableCommand {
     @OptionGroup var options: FamilyOptions
 
     func run() throws {
-        let shell = processEnvironment()["SHELL"].flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/sh"
+        let environment = processEnvironment()
+        let shell = environment["SHELL"].flatMap { $0.isEmpty ? nil : $0 } ?? "/bin/sh"
+        let family = try options.family()
+        for (name, value) in FamilyPrompt.variables(familyID: family.id, environment: environment, isRoot: geteuid() == 0) {
+            setenv(name, value, 1)
+        }
         throw ExitCode(try enterNamespace(options: options, command: [shell]))
     }
 }
@@ -169,8 +174,13 @@ struct LsCommand: ParsableCommand {
         let tree = FamilyTree(socket: family.socket)
         let parts = CatCommand.components(path)
         do {
-            let entries = try tree.readdir(parts)
-            for entry in entries { print(entry.name) }
+            // As ls(1) names a file, and shows a link as `ls -l` does: its target (a `cwd`,
+            // `exe` or `fd/N`) is a path on the node, outside the family's /proc.
+            switch parts.isEmpty ? .directory : try tree.lookup(parts).kind {
+            case .directory: for entry in try tree.readdir(parts) { print(entry.name) }
+            case .symlink: print("\(path) -> \(try tree.readlink(parts))")
+            case .regular: print(path)
+            }
         } catch {
             writeError("cluster-launch: \(path.isEmpty ? "/" : path): \(error)\n")
             throw ExitCode(1)

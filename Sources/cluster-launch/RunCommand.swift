@@ -120,8 +120,11 @@ struct RunCommand: ParsableCommand {
         }
         let job: (argv: [[UInt8]], runsInLoginShell: Bool)
         do { job = try ProcessBytes.command(from: ProcessBytes.trailingWords(matching: command)) } catch { throw ValidationError(error.description) }
+        let targets: (hosts: [String], logins: [String: String])
+        do { targets = try LaunchOptions.splittingLogins(Array(selection)) } catch { throw ValidationError(error.description) }
         var options = LaunchOptions(
-            hosts: Array(selection), command: job.argv, procsrvPath: procsrvPath, workingDirectory: ProcessBytes.currentDirectory())
+            hosts: targets.hosts, command: job.argv, procsrvPath: procsrvPath, workingDirectory: ProcessBytes.currentDirectory())
+        options.logins = targets.logins
         options.runsInLoginShell = job.runsInLoginShell
         options.fanout = fanout
         options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))

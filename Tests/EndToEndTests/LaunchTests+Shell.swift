@@ -40,4 +40,38 @@ extension LaunchTests {
         let listing = (try? String(contentsOfFile: "\(base).ls", encoding: .utf8)) ?? ""
         #expect(listing.split(separator: "\n").contains("1"), "the shell saw node01's /proc: \(listing)")
     }
+
+    /// The shell's prompt says it is in the family's namespace, as a virtualenv's does: bash
+    /// (whose /etc/bash.bashrc sets PS1) and dash alike, unless the user opts out.
+    @Test(.enabled(if: namespaceTestsPossible, "needs root and /dev/fuse for the namespace"),
+          .enabled(if: access("/usr/bin/script", X_OK) == 0, "needs script(1) (util-linux) for a terminal"),
+          arguments: [("/bin/bash", false), ("/bin/dash", false), ("/bin/bash", true)])
+    func shellPromptNamesTheFamily(shell: String, optedOut: Bool) async throws {
+        let cluster = try await SimCluster.shared()
+        let launcher = try await Self.startJob(cluster, hosts: "node01", count: 1, command: "sleep", ["sleep", "600"])
+        defer {
+            launcher.signal(SIGINT)
+            _ = launcher.finish()
+        }
+        let base = "/tmp/cluster-proc-prompt-\(getpid())-\(shell.split(separator: "/").last ?? "")-\(optedOut)"
+        let driver = "\(base).sh"
+        defer { for path in [driver, "\(base).done"] { unlink(path) } }
+        // The typing stays until the shell has run the line, so script(1) sees no early end of file.
+        let typed = """
+            printf 'echo ran-$((6*7)); touch \(base).done; exit\\n'
+            i=0; until [ -e \(base).done ] || [ $i -gt 300 ]; do i=$((i+1)); sleep 0.1; done
+            """
+        let optOut = optedOut ? "CLUSTER_PROC_DISABLE_PROMPT=1 " : ""
+        let command = "\(Self.binaries)/cluster-launch shell -j \(launcher.pid)"
+        try "#!/bin/sh\n(\(typed)) | \(optOut)SHELL=\(shell) timeout -s KILL 30 script -qec \"\(command)\" /dev/null\n"
+            .write(toFile: driver, atomically: true, encoding: .utf8)
+        let outcome = try await Spawned.run(["/bin/sh", driver])
+        #expect(outcome.output.contains("ran-42"), "the shell ran what was typed: \(outcome.output) \(outcome.errors)")
+        let prefix = "(cluster-proc \(launcher.pid)) "
+        if optedOut {
+            #expect(!outcome.output.contains("(cluster-proc"), "\(outcome.output)")
+        } else {
+            #expect(outcome.output.contains(prefix), "\(outcome.output)")
+        }
+    }
 }

@@ -147,12 +147,13 @@ enum HostFilter {
 extension HostSelection.Reader {
     /// The hosts of a target or exclusion with `@group` items among comma-separated expressions.
     mutating func withGroups(_ value: String) throws(HostListError) -> HostList {
-        if groups == nil {
-            groups = try HostGroups.load(environment: environment, readFile: input.readFile)
-        }
         var hosts = HostList()
         for word in HostGroups.words(value) {
             if word.hasPrefix("@") {
+                // Only a group needs the file: `user@host` is a host.
+                if groups == nil {
+                    groups = try HostGroups.load(environment: environment, readFile: input.readFile)
+                }
                 hosts.formUnion(try groups!.hosts(of: String(word.dropFirst()), limit: limit))
             } else {
                 hosts.formUnion(try HostList(parsing: word, limit: limit))

@@ -24,6 +24,8 @@ public struct LaunchOptions: Sendable {
     /// Deadline of one 9P call to a node (a hung node fails its files after this).
     public var callTimeout: Duration = .seconds(5)
     public var user: String?
+    /// The login user of a host named `user@host`; such a host is known by its name alone.
+    public var logins: [String: String] = [:]
     public var sshConfig: String?
     public var strictHostKeyChecking: SSHOptions.StrictHostKeyChecking = .yes
     public var knownHostsFile: String?
@@ -357,7 +359,7 @@ public final class Launcher: Sendable {
         let client: NinePClient
         do {
             client = try await offThePool { try NinePClient.connect(over: channel, timeout: self.options.connectTimeout, logger: self.logger) }
-            try await link.attach(client, user: options.user ?? Self.currentUser())
+            try await link.attach(client, user: options.logins[host] ?? options.user ?? Self.currentUser())
         } catch {
             procsrvErrors.finish()
             link.markDown("procsrv did not start")
@@ -599,7 +601,7 @@ public final class Launcher: Sendable {
 
     func sshOptions(for host: String) -> SSHOptions {
         SSHOptions(
-            host: host, user: options.user, port: options.port, configFile: options.sshConfig,
+            host: host, user: options.logins[host] ?? options.user, port: options.port, configFile: options.sshConfig,
             identityFiles: options.identityFiles, connectTimeout: options.connectTimeout,
             strictHostKeyChecking: options.strictHostKeyChecking, knownHostsFile: options.knownHostsFile)
     }

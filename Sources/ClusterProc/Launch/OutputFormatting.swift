@@ -7,11 +7,12 @@
 /// Cuts one byte stream (say one host's stdout) into lines as its chunks arrive.
 ///
 /// Lines come back without their newline. A partial last line is kept until the rest arrives or
-/// ``finish()`` is called. A line longer than ``maximumLineLength`` is handed out in pieces of that
-/// length, so a node writing without newlines cannot make the launcher hold unbounded memory.
+/// ``finish()`` is called. A line is kept whole, as clush keeps it, up to ``maximumLineLength``;
+/// a longer one is handed out in pieces of that length, so a node writing without newlines
+/// cannot make the launcher hold unbounded memory.
 public struct LineAssembler: Sendable {
-    /// The default bound on a line, 64 KiB.
-    public static let defaultMaximumLineLength = 64 * 1024
+    /// The default bound on a line, 16 MiB: the bound on one host's gathered output (`-b`).
+    public static let defaultMaximumLineLength = OutputGatherer.defaultMaximumBytesPerHost
 
     /// The longest line handed out; longer lines come out in pieces this long.
     public let maximumLineLength: Int
