@@ -38,8 +38,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customShort("f"), help: "Fanout: nodes being set up (connecting, starting procsrv) at once; every copy of the job then runs together.")
     var fanout: Int = 64
 
-    @Option(name: .customShort("t"), help: "Connect timeout in seconds.")
+    @Option(name: .customShort("t"), help: "Connect timeout in seconds: TCP, key exchange and authentication, then each SSH request.")
     var connectTimeout: Double = 10
+
+    @Option(name: .long, help: "Start-up timeout in seconds: from the remote command's start (the login shell's start-up included) to procsrv's first answer.")
+    var startupTimeout: Double = 30
 
     @Option(name: .customShort("u"), help: "Command timeout in seconds: the job is killed everywhere after it.")
     var commandTimeout: Double?
@@ -99,7 +102,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
-        guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
+        guard connectTimeout > 0, startupTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
         if shell, input.lowercased() != "none" { throw ValidationError("--shell takes this terminal's input: --input cannot forward it too") }
     }
 
@@ -125,6 +128,7 @@ struct RunCommand: ParsableCommand {
         options.runsInLoginShell = job.runsInLoginShell
         options.fanout = fanout
         options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
+        options.startupTimeout = .milliseconds(Int(startupTimeout * 1000))
         options.callTimeout = .milliseconds(Int(timeout * 1000))
         options.commandTimeout = commandTimeout.map { .milliseconds(Int($0 * 1000)) }
         options.user = user
