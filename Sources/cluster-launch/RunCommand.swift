@@ -92,7 +92,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Open your shell in the family's namespace on this terminal while the job runs; the launcher then waits for the job.")
     var shell = false
 
-    @Flag(name: .shortAndLong, help: "Log debugging details.")
+    @Flag(name: .shortAndLong, help: "Log debugging details; for a node that cannot be reached, the step that failed, the user, address and port tried, and libssh's reason.")
     var verbose = false
 
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(

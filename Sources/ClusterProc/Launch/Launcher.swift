@@ -304,6 +304,9 @@ public final class Launcher: Sendable {
         do {
             session = try await SSHSession.connect(sshOptions(for: host), logger: logger)
         } catch {
+            if logger.logLevel <= .debug, let account = (error as? SSHError)?.account {
+                sink.message("\(host): \(account)")
+            }
             link.markDown("\(error)")
             await record(host, .failed(.unreachable, "\(error)"))
             return

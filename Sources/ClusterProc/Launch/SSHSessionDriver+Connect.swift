@@ -53,13 +53,23 @@ extension SSHSessionDriver {
         setTimeout(deadline)
         guard ssh_connect(session) == SSH_OK else {
             let message = libsshError()
-            if deadline <= .now || message.lowercased().contains("timeout") {
-                throw SSHError(.timeout, host: host,
-                               "connection timed out after \(options.connectTimeout)", libsshMessage: message)
+            let timedOut = deadline <= .now || message.lowercased().contains("timeout")
+            let how = timedOut ? "timed out after \(options.connectTimeout)"
+                : message.lowercased().contains("refused") ? "refused (nothing listens there)" : "failed"
+            let account = "connecting to \(target()) \(how): \(message.isEmpty ? "libssh gave no reason" : message)"
+            if timedOut {
+                throw SSHError(.timeout, host: host, "connection timed out after \(options.connectTimeout)",
+                               libsshMessage: message, account: account)
             }
-            throw SSHError(.connectFailed, host: host, "cannot connect", libsshMessage: message)
+            throw SSHError(.connectFailed, host: host, "cannot connect", libsshMessage: message, account: account)
         }
-        try verifyHostKey(options)
+        do {
+            try verifyHostKey(options)
+        } catch let error as SSHError {
+            let file = option(SSH_OPTIONS_KNOWNHOSTS) ?? "~/.ssh/known_hosts"
+            throw SSHError(error.code, host: error.host, error.message, libsshMessage: error.libsshMessage,
+                           account: "host key of \(target()) refused: checked against \(file) with StrictHostKeyChecking \(options.strictHostKeyChecking.rawValue)")
+        }
         setTimeout(deadline)
         let auth = ssh_userauth_publickey_auto(session, nil, nil)
         switch auth {
@@ -68,13 +78,15 @@ extension SSHSessionDriver {
         case SSH_AUTH_DENIED.rawValue, SSH_AUTH_PARTIAL.rawValue:
             let user = currentUser() ?? "?"
             throw SSHError(.authDenied, host: host, "\(user)@\(options.host): Permission denied (publickey).",
-                           libsshMessage: libsshError())
+                           libsshMessage: libsshError(),
+                           account: "authentication at \(target()) denied: no identity offered was accepted (the server takes \(acceptedMethods()))")
         default:
             if deadline <= .now {
                 throw SSHError(.timeout, host: host, "authentication timed out after \(options.connectTimeout)",
-                               libsshMessage: libsshError())
+                               libsshMessage: libsshError(), account: "authentication at \(target()) timed out after \(options.connectTimeout)")
             }
-            throw SSHError(.authDenied, host: host, "authentication failed", libsshMessage: libsshError())
+            throw SSHError(.authDenied, host: host, "authentication failed", libsshMessage: libsshError(),
+                           account: "authentication at \(target()) failed: \(libsshError())")
         }
         // Later requests (channels, commands) each get the whole timeout again.
         setTimeout(.now + options.connectTimeout)
@@ -108,12 +120,32 @@ extension SSHSessionDriver {
         ssh_options_set(session, SSH_OPTIONS_TIMEOUT_USEC, &microseconds)
     }
 
-    func currentUser() -> String? {
+    func currentUser() -> String? { option(SSH_OPTIONS_USER) }
+
+    private func option(_ which: ssh_options_e) -> String? {
         guard let session else { return nil }
         var value: UnsafeMutablePointer<CChar>?
-        guard ssh_options_get(session, SSH_OPTIONS_USER, &value) == SSH_OK, let value else { return nil }
+        guard ssh_options_get(session, which, &value) == SSH_OK, let value else { return nil }
         defer { ssh_string_free_char(value) }
         return String(cString: value)
+    }
+
+    /// The user, address and port tried (after the configuration's `HostName` and `Port`).
+    private func target() -> String {
+        var port: UInt32 = 22
+        if let session { _ = ssh_options_get_port(session, &port) }
+        return "\(currentUser() ?? "?")@\(option(SSH_OPTIONS_HOST) ?? host) port \(port)"
+    }
+
+    /// The authentication methods the server named after refusing ours.
+    private func acceptedMethods() -> String {
+        guard let session else { return "?" }
+        let mask = ssh_userauth_list(session, nil)
+        let names = [(SSH_AUTH_METHOD_PUBLICKEY, "publickey"), (SSH_AUTH_METHOD_PASSWORD, "password"),
+                     (SSH_AUTH_METHOD_INTERACTIVE, "keyboard-interactive"), (SSH_AUTH_METHOD_HOSTBASED, "hostbased"),
+                     (SSH_AUTH_METHOD_GSSAPI_MIC, "gssapi-with-mic")]
+            .filter { mask & Int32($0.0) != 0 }.map(\.1)
+        return names.isEmpty ? "none we know" : names.joined(separator: ",")
     }
 
     func libsshError() -> String {
