@@ -38,8 +38,11 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customShort("f"), help: "Fanout: nodes being set up (connecting, starting procsrv) at once; every copy of the job then runs together.")
     var fanout: Int = 64
 
-    @Option(name: .customShort("t"), help: "Connect timeout in seconds.")
+    @Option(name: .customShort("t"), help: "Connect timeout in seconds: TCP, key exchange and authentication, then each SSH request.")
     var connectTimeout: Double = 10
+
+    @Option(name: .long, help: "Start-up timeout in seconds: from the remote command's start (the login shell's start-up included) to procsrv's first answer.")
+    var startupTimeout: Double = 30
 
     @Option(name: .customShort("u"), help: "Command timeout in seconds: the job is killed everywhere after it.")
     var commandTimeout: Double?
@@ -89,7 +92,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Open your shell in the family's namespace on this terminal while the job runs; the launcher then waits for the job.")
     var shell = false
 
-    @Flag(name: .shortAndLong, help: "Log debugging details.")
+    @Flag(name: .shortAndLong, help: "Log debugging details; for a node that cannot be reached, the step that failed, the user, address and port tried, and libssh's reason.")
     var verbose = false
 
     @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
@@ -99,7 +102,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         guard fanout >= 1 else { throw ValidationError("fanout (-f) must be at least 1") }
-        guard connectTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
+        guard connectTimeout > 0, startupTimeout > 0, timeout > 0 else { throw ValidationError("timeouts must be positive") }
         if shell, input.lowercased() != "none" { throw ValidationError("--shell takes this terminal's input: --input cannot forward it too") }
     }
 
@@ -128,6 +131,7 @@ struct RunCommand: ParsableCommand {
         options.runsInLoginShell = job.runsInLoginShell
         options.fanout = fanout
         options.connectTimeout = .milliseconds(Int(connectTimeout * 1000))
+        options.startupTimeout = .milliseconds(Int(startupTimeout * 1000))
         options.callTimeout = .milliseconds(Int(timeout * 1000))
         options.commandTimeout = commandTimeout.map { .milliseconds(Int($0 * 1000)) }
         options.user = user

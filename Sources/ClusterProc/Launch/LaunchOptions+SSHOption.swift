@@ -16,12 +16,11 @@ extension LaunchOptions {
         guard !name.isEmpty, !value.isEmpty else { throw LaunchError("-o \(option): expected NAME=VALUE") }
         switch name {
         case "stricthostkeychecking":
-            switch value.lowercased() {
-            case "yes": strictHostKeyChecking = .yes
-            case "accept-new": strictHostKeyChecking = .acceptNew
-            case "no", "off": strictHostKeyChecking = .no
-            default: throw LaunchError("-o StrictHostKeyChecking takes yes, accept-new or no")
+            let spelling = value.lowercased() == "off" ? "no" : value.lowercased()
+            guard let checking = SSHOptions.StrictHostKeyChecking(rawValue: spelling) else {
+                throw LaunchError("-o StrictHostKeyChecking takes yes, accept-new or no")
             }
+            strictHostKeyChecking = checking
         case "userknownhostsfile": knownHostsFile = value
         case "identityfile": identityFiles.append(value)
         case "port":

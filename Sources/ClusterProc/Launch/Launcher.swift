@@ -17,8 +17,11 @@ public struct LaunchOptions: Sendable {
     /// Nodes being set up at once (`-f`): connecting, starting procsrv, handing over the
     /// job. Every node's job then runs together.
     public var fanout = 64
-    /// `-t`: connect timeout.
+    /// `-t`: connect timeout (TCP, key exchange, authentication; each later SSH request).
     public var connectTimeout: Duration = .seconds(10)
+    /// `--startup-timeout`: from the remote command's start to procsrv's first answer (the
+    /// login shell's own start-up, its profile included, is in it).
+    public var startupTimeout: Duration = .seconds(30)
     /// `-u`: the job is killed on every node after this long.
     public var commandTimeout: Duration?
     /// Deadline of one 9P call to a node (a hung node fails its files after this).
@@ -303,6 +306,9 @@ public final class Launcher: Sendable {
         do {
             session = try await SSHSession.connect(sshOptions(for: host), logger: logger)
         } catch {
+            if logger.logLevel <= .debug, let account = (error as? SSHError)?.account {
+                sink.message("\(host): \(account)")
+            }
             link.markDown("\(error)")
             await record(host, .failed(.unreachable, "\(error)"))
             return
@@ -358,8 +364,20 @@ public final class Launcher: Sendable {
         defer { channel.close() }
         let client: NinePClient
         do {
-            client = try await offThePool { try NinePClient.connect(over: channel, timeout: self.options.connectTimeout, logger: self.logger) }
+            let startup = options.startupTimeout
+            client = try await offThePool {
+                do {
+                    return try NinePClient.connect(over: channel, timeout: startup, logger: self.logger)
+                } catch let error as NinePError where error.code == .timedOut {
+                    throw LaunchError("procsrv did not answer within \(startup) of its start (a slow login shell? see --startup-timeout)")
+                }
+            }
             try await link.attach(client, user: options.logins[host] ?? options.user ?? Self.currentUser())
+        } catch let error as LaunchError {
+            procsrvErrors.finish()
+            link.markDown("procsrv did not answer")
+            await record(host, .failed(.other("procsrv failed"), error.description))
+            return
         } catch {
             procsrvErrors.finish()
             link.markDown("procsrv did not start")

@@ -34,17 +34,22 @@ public struct SSHError: Error, CustomStringConvertible, Sendable {
     public let message: String
     /// libssh's own account of the failure (`ssh_get_error`), if it had one.
     public let libsshMessage: String?
+    /// For a failure to connect: the step that failed, the address, port and user tried,
+    /// and libssh's text, in one line (what `-v` shows).
+    public let account: String?
 
     /// - Parameters:
     ///   - code: the kind of failure.
     ///   - host: the host as typed.
     ///   - message: what went wrong.
     ///   - libsshMessage: libssh's message, if any.
-    public init(_ code: Code, host: String, _ message: String, libsshMessage: String? = nil) {
+    ///   - account: the step, address and user tried, for a failure to connect.
+    public init(_ code: Code, host: String, _ message: String, libsshMessage: String? = nil, account: String? = nil) {
         self.code = code
         self.host = host
         self.message = message
         self.libsshMessage = libsshMessage.flatMap { $0.isEmpty ? nil : $0 }
+        self.account = account
     }
 
     public var description: String {

@@ -4,12 +4,13 @@
 /// `configFile` (like `ssh -F`), else `~/.ssh/config` and `/etc/ssh/ssh_config` as OpenSSH
 /// reads them. Values set here win over the configuration, as command-line options do.
 public struct SSHOptions: Sendable, Hashable {
-    /// What OpenSSH does with a host key that `known_hosts` does not vouch for.
-    public enum StrictHostKeyChecking: Sendable, Hashable {
+    /// What OpenSSH does with a host key that `known_hosts` does not vouch for; the raw
+    /// values are OpenSSH's spellings.
+    public enum StrictHostKeyChecking: String, Sendable, Hashable {
         /// Refuse unknown and changed host keys (OpenSSH's `yes`; also its batch-mode default).
         case yes
         /// Add unknown host keys to `known_hosts`, refuse changed ones (`accept-new`).
-        case acceptNew
+        case acceptNew = "accept-new"
         /// Add unknown host keys, and only warn about changed ones (`no`).
         case no
     }
