@@ -1,4 +1,5 @@
 import Foundation
+@testable import ClusterProcNode
 import Synchronization
 import Testing
 
@@ -202,6 +203,9 @@ struct SimCluster: Sendable {
             posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         }
+        // Nothing but 0-2: a pipe another test holds open (Foundation's are not close-on-exec)
+        // must not live on in a daemon started here, or that test never sees its end of file.
+        _ = JobSystemCalls.addClosefrom?(&actions, 3)
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0]!, &actions, nil, &argv, environ)
         close(fds[1])

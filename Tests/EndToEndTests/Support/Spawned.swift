@@ -1,4 +1,5 @@
 import Foundation
+@testable import ClusterProcNode
 
 #if canImport(Glibc)
 import Glibc
@@ -83,6 +84,9 @@ struct Spawned: Sendable {
         for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // Nothing but 0-2: a pipe another test holds open (Foundation's are not close-on-exec)
+        // must not live on in a daemon started here, or that test never sees its end of file.
+        _ = JobSystemCalls.addClosefrom?(&actions, 3)
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, argv[0]!, &actions, &attributes, &argv, &envp)
         close(fds[1])
