@@ -203,3 +203,16 @@ import Testing
         #expect(throws: HostListError.self) { try selection.resolve(environment: [:], input: Input().input) }
     }
 }
+
+@Suite struct HostGroupsTests {
+    /// Eight levels of groups that each name the next ten times: 10^8 expansions unbounded.
+    @Test func groupsThatMultiplyAreRefused() throws {
+        let text = (0..<8).map { level in
+            "g\(level): " + Array(repeating: "@g\(level + 1)", count: 10).joined(separator: ",")
+        }.joined(separator: "\n") + "\ng8: node01\n"
+        let groups = try HostGroups(parsing: text, source: "test")
+        #expect(throws: HostListError.self) { try groups.hosts(of: "g0") }
+        // A group named many times within the bound still expands.
+        #expect(try groups.hosts(of: "g5").count == 1)
+    }
+}

@@ -62,22 +62,31 @@ public struct HostGroups: Sendable, Equatable {
     /// The hosts of group `name`.
     ///
     /// - Throws: ``HostListError`` for an unknown group, a bad expression in it, or groups nested
-    ///   deeper than eight (a loop, say).
+    ///   deeper than eight (a loop, say), or more than ``maxReferences`` group references in
+    ///   all (groups that each name the next several times would otherwise multiply).
     public func hosts(of name: String, limit: Int = HostList.defaultLimit) throws(HostListError) -> HostList {
-        try hosts(of: name, limit: limit, depth: 0)
+        var references = 0
+        return try hosts(of: name, limit: limit, depth: 0, references: &references)
     }
 
-    private func hosts(of name: String, limit: Int, depth: Int) throws(HostListError) -> HostList {
+    /// The most group references one expansion follows.
+    public static let maxReferences = 10_000
+
+    private func hosts(of name: String, limit: Int, depth: Int, references: inout Int) throws(HostListError) -> HostList {
         guard let definition = definitions[name] else {
             throw HostListError(.badGroup, "no group @\(name) in \(source)")
         }
         guard depth < 8 else {
             throw HostListError(.badGroup, "@\(name) in \(source): groups nested more than 8 deep")
         }
+        references += 1
+        guard references <= Self.maxReferences else {
+            throw HostListError(.badGroup, "@\(name) in \(source): more than \(Self.maxReferences) group references")
+        }
         var hosts = HostList()
         for word in HostGroups.words(definition) {
             if word.hasPrefix("@") {
-                hosts.formUnion(try self.hosts(of: String(word.dropFirst()), limit: limit, depth: depth + 1))
+                hosts.formUnion(try self.hosts(of: String(word.dropFirst()), limit: limit, depth: depth + 1, references: &references))
             } else {
                 do {
                     hosts.formUnion(try HostList(parsing: word, limit: limit))
